@@ -1,0 +1,2 @@
+//! enftun-compatible configuration (placeholder until the configuration work lands).
+pub mod command;
