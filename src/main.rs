@@ -1,5 +1,6 @@
 //! enf-init: PID 1 for a containerised service on the Xaptum ENF.
 mod config;
+mod identity;
 mod exit;
 
 fn main() {
