@@ -1,0 +1,1 @@
+//! Credentials (stub; filled in by the configuration work).
