@@ -1,7 +1,9 @@
 //! enf-init: PID 1 for a containerised service on the Xaptum ENF.
+mod cli;
 mod config;
-mod identity;
 mod exit;
+mod identity;
+mod signals;
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
