@@ -4,6 +4,7 @@ mod config;
 mod exit;
 mod identity;
 mod signals;
+mod supervisor;
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();

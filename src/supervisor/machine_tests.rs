@@ -1,0 +1,325 @@
+//! The supervisor's decisions, event by event.
+
+use super::*;
+use Action::*;
+
+const SVC: i32 = 100;
+
+fn policy() -> Policy {
+    Policy {
+        stop_timeout: Duration::from_secs(8),
+        stop_signal: None,
+        hook_timeout: None,
+    }
+}
+
+/// A machine with the service running, and the clock it started at.
+fn running(policy: Policy) -> (Machine, Instant) {
+    let t0 = Instant::now();
+    let (mut m, first) = Machine::new(policy);
+    assert_eq!(first, vec![StartNext]);
+    assert_eq!(m.on(Event::Started { service: Some(SVC) }, t0), vec![]);
+    (m, t0)
+}
+
+#[test]
+fn forwards_every_forwardable_signal_and_nothing_else() {
+    let (mut m, t0) = running(policy());
+    for sig in 1..=64 {
+        if crate::signals::is_stop(sig) {
+            continue;
+        }
+        let want = if crate::signals::forwardable(sig) {
+            vec![Forward { pid: SVC, sig }]
+        } else {
+            vec![Unforwarded { sig }]
+        };
+        assert_eq!(m.on(Event::Signal(sig), t0), want, "signal {sig}");
+    }
+}
+
+#[test]
+fn stop_signal_is_forwarded_or_replaced_then_others_are_asked_to_go() {
+    let (mut m, t0) = running(policy());
+    assert_eq!(
+        m.on(Event::Signal(libc::SIGTERM), t0),
+        vec![
+            Forward {
+                pid: SVC,
+                sig: libc::SIGTERM
+            },
+            TerminateOthers { spare: Some(SVC) }
+        ]
+    );
+    assert_eq!(m.deadline(), Some(t0 + Duration::from_secs(8)));
+
+    let (mut m, t0) = running(Policy {
+        stop_signal: Some(libc::SIGQUIT),
+        ..policy()
+    });
+    assert_eq!(
+        m.on(Event::Signal(libc::SIGINT), t0),
+        vec![
+            Forward {
+                pid: SVC,
+                sig: libc::SIGQUIT
+            },
+            TerminateOthers { spare: Some(SVC) }
+        ]
+    );
+    // A second stop request during the stop is passed on again, mapped the same way.
+    assert_eq!(
+        m.on(Event::Signal(libc::SIGTERM), t0),
+        vec![Forward {
+            pid: SVC,
+            sig: libc::SIGQUIT
+        }]
+    );
+}
+
+#[test]
+fn exits_as_soon_as_nothing_is_left_with_the_services_status() {
+    let (mut m, t0) = running(policy());
+    m.on(Event::Signal(libc::SIGTERM), t0);
+    let t1 = t0 + Duration::from_millis(30);
+    let status = Status::Signaled(libc::SIGTERM);
+    assert_eq!(
+        m.on(Event::Exited { pid: SVC, status }, t1),
+        vec![ServiceExited { status }]
+    );
+    assert_eq!(
+        m.on(
+            Event::Exited {
+                pid: 555,
+                status: Status::Code(0)
+            },
+            t1
+        ),
+        vec![]
+    );
+    assert_eq!(m.on(Event::NoChildren, t1), vec![Exit(143)]);
+    assert_eq!(m.on(Event::Tick, t1 + Duration::from_secs(60)), vec![]);
+}
+
+#[test]
+fn kills_what_is_left_when_the_budget_runs_out_not_before() {
+    let (mut m, t0) = running(Policy {
+        stop_timeout: Duration::from_secs(2),
+        ..policy()
+    });
+    m.on(Event::Signal(libc::SIGTERM), t0);
+    assert_eq!(m.on(Event::Tick, t0 + Duration::from_millis(1999)), vec![]);
+    assert_eq!(
+        m.on(Event::Tick, t0 + Duration::from_secs(2)),
+        vec![KillAll]
+    );
+    let status = Status::Signaled(libc::SIGKILL);
+    m.on(
+        Event::Exited { pid: SVC, status },
+        t0 + Duration::from_secs(2),
+    );
+    assert_eq!(
+        m.on(Event::NoChildren, t0 + Duration::from_secs(2)),
+        vec![Exit(137)]
+    );
+}
+
+#[test]
+fn service_exiting_on_its_own_sweeps_the_rest_and_keeps_its_code() {
+    let (mut m, t0) = running(policy());
+    let status = Status::Code(3);
+    assert_eq!(
+        m.on(Event::Exited { pid: SVC, status }, t0),
+        vec![ServiceExited { status }, TerminateOthers { spare: None }]
+    );
+    // A straggler that ignores SIGTERM is killed at the deadline; the code stays the service's.
+    assert_eq!(
+        m.on(Event::Tick, t0 + Duration::from_secs(8)),
+        vec![KillAll]
+    );
+    m.on(
+        Event::Exited {
+            pid: 7,
+            status: Status::Signaled(9),
+        },
+        t0 + Duration::from_secs(8),
+    );
+    assert_eq!(
+        m.on(Event::NoChildren, t0 + Duration::from_secs(8)),
+        vec![Exit(3)]
+    );
+}
+
+#[test]
+fn orphans_are_reaped_without_effect_while_running() {
+    let (mut m, t0) = running(policy());
+    for pid in 200..300 {
+        assert_eq!(
+            m.on(
+                Event::Exited {
+                    pid,
+                    status: Status::Code(0)
+                },
+                t0
+            ),
+            vec![]
+        );
+    }
+    assert_eq!(m.service(), Some(SVC));
+}
+
+#[test]
+fn hooks_run_one_after_another_then_the_service() {
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(policy());
+    m.on(Event::StepStarted { pid: 10 }, t0);
+    assert_eq!(
+        m.on(
+            Event::Exited {
+                pid: 10,
+                status: Status::Code(0)
+            },
+            t0
+        ),
+        vec![StartNext]
+    );
+    m.on(Event::StepStarted { pid: 11 }, t0);
+    // An unrelated child (a daemon a hook left behind) does not end the step.
+    assert_eq!(
+        m.on(
+            Event::Exited {
+                pid: 99,
+                status: Status::Code(1)
+            },
+            t0
+        ),
+        vec![]
+    );
+    assert_eq!(
+        m.on(
+            Event::Exited {
+                pid: 11,
+                status: Status::Code(0)
+            },
+            t0
+        ),
+        vec![StartNext]
+    );
+}
+
+#[test]
+fn a_failing_hook_ends_start_up_with_the_hook_code() {
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(policy());
+    m.on(Event::StepStarted { pid: 10 }, t0);
+    let status = Status::Code(2);
+    assert_eq!(
+        m.on(Event::Exited { pid: 10, status }, t0),
+        vec![
+            StepFailed { pid: 10, status },
+            TerminateOthers { spare: None }
+        ]
+    );
+    assert_eq!(
+        m.on(Event::NoChildren, t0),
+        vec![Exit(crate::exit::HOOK_FAILED)]
+    );
+}
+
+#[test]
+fn a_hook_that_outlives_its_timeout_is_killed() {
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(Policy {
+        hook_timeout: Some(Duration::from_secs(5)),
+        ..policy()
+    });
+    m.on(Event::StepStarted { pid: 10 }, t0);
+    assert_eq!(m.deadline(), Some(t0 + Duration::from_secs(5)));
+    assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(4)), vec![]);
+    assert_eq!(
+        m.on(Event::Tick, t0 + Duration::from_secs(5)),
+        vec![StepTimedOut { pid: 10 }, TerminateOthers { spare: None }]
+    );
+    m.on(
+        Event::Exited {
+            pid: 10,
+            status: Status::Signaled(9),
+        },
+        t0 + Duration::from_secs(5),
+    );
+    assert_eq!(
+        m.on(Event::NoChildren, t0 + Duration::from_secs(5)),
+        vec![Exit(crate::exit::HOOK_FAILED)]
+    );
+}
+
+#[test]
+fn a_stop_during_start_up_starts_nothing_and_exits_with_the_signal() {
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(policy());
+    m.on(Event::StepStarted { pid: 10 }, t0);
+    assert_eq!(
+        m.on(Event::Signal(libc::SIGTERM), t0),
+        vec![TerminateOthers { spare: None }]
+    );
+    // The hook ending now must not start the next step.
+    assert_eq!(
+        m.on(
+            Event::Exited {
+                pid: 10,
+                status: Status::Code(0)
+            },
+            t0
+        ),
+        vec![]
+    );
+    assert_eq!(m.on(Event::NoChildren, t0), vec![Exit(143)]);
+    // Non-stop signals before the service exists go nowhere.
+    let (mut m, _) = Machine::new(policy());
+    assert_eq!(
+        m.on(Event::Signal(libc::SIGHUP), t0),
+        vec![Unforwarded { sig: libc::SIGHUP }]
+    );
+}
+
+#[test]
+fn a_service_that_cannot_start_exits_with_the_start_code() {
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(policy());
+    assert_eq!(
+        m.on(Event::StartFailed { code: 127 }, t0),
+        vec![TerminateOthers { spare: None }]
+    );
+    assert_eq!(m.on(Event::NoChildren, t0), vec![Exit(127)]);
+}
+
+#[test]
+fn init_only_stays_up_until_stopped_and_exits_zero() {
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(policy());
+    m.on(Event::Started { service: None }, t0);
+    assert_eq!(m.on(Event::NoChildren, t0), vec![]);
+    assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(3600)), vec![]);
+    assert_eq!(
+        m.on(Event::Signal(libc::SIGUSR1), t0),
+        vec![Unforwarded { sig: libc::SIGUSR1 }]
+    );
+    let acts = m.on(Event::Signal(libc::SIGTERM), t0);
+    assert_eq!(
+        acts,
+        vec![
+            Unforwarded { sig: libc::SIGTERM },
+            TerminateOthers { spare: None }
+        ]
+    );
+    assert_eq!(m.on(Event::NoChildren, t0), vec![Exit(0)]);
+}
+
+#[test]
+fn statuses_map_to_shell_codes() {
+    assert_eq!(Status::Code(0).exit_code(), 0);
+    assert_eq!(Status::Code(255).exit_code(), 255);
+    assert_eq!(Status::Signaled(9).exit_code(), 137);
+    assert_eq!(Status::Signaled(64).exit_code(), 192);
+    assert_eq!(Status::Signaled(15).to_string(), "signal SIGTERM");
+}

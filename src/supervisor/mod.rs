@@ -1,0 +1,2 @@
+//! PID 1: the supervisor.
+pub mod machine;
