@@ -1,14 +1,146 @@
 //! enf-init: PID 1 for a containerised service on the Xaptum ENF.
+//!
+//! `main` is the table of contents: parse the command line, then either a subcommand or the init
+//! itself, as a list of named steps. Every exit code comes from `exit.rs`.
+
 mod cli;
 mod config;
 mod exit;
+mod hooks;
 mod identity;
+mod logging;
 mod signals;
 mod supervisor;
 
+use cli::{Invocation, Options};
+use std::ffi::OsString;
+use supervisor::{caps, machine::Policy, spawn, user};
+
 fn main() {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if args.first().map(|a| a == "config").unwrap_or(false) {
-        std::process::exit(config::command::run(&args[1..]).into());
+    // Before anything else, and so before any thread exists: every signal is blocked in every
+    // thread, and the supervisor receives them through a signalfd.
+    let blocked = signals::sys::set_mask(signals::ALL);
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let env = |k: &str| std::env::var(k).ok();
+    let code = match cli::parse(&args, &env) {
+        Err(e) => {
+            eprintln!("enf-init: error: {e}");
+            exit::USAGE
+        }
+        Ok(Invocation::Help) => {
+            print!("{}", cli::HELP);
+            0
+        }
+        Ok(Invocation::Version) => {
+            println!("enf-init {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Ok(Invocation::Config(rest)) => config::command::run(&rest),
+        Ok(Invocation::Status { .. }) => {
+            eprintln!("enf-init: error: status: this build has no tunnel, so there is no tunnel status to report");
+            1
+        }
+        Ok(Invocation::Run(opts)) => match blocked {
+            Err(e) => {
+                eprintln!("enf-init: error: cannot block signals: {e}");
+                exit::OS_ERROR
+            }
+            // PID 1 must never die of a bug with its children still running unsupervised.
+            Ok(_) => std::panic::catch_unwind(|| init(opts)).unwrap_or_else(|_| {
+                eprintln!("enf-init: error: internal error (a bug in enf-init; please report it)");
+                exit::INTERNAL
+            }),
+        },
+    };
+    std::process::exit(code.into());
+}
+
+/// The init: everything from the options to the service's exit code.
+fn init(opts: Options) -> u8 {
+    logging::init();
+    let pid1 = std::process::id() == 1;
+    if !pid1 {
+        become_subreaper();
+    }
+    let creds = match opts.user.as_deref().map(user::resolve).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{e}");
+            return exit::USAGE;
+        }
+    };
+    let drop_net_admin = !opts.keep_net_admin;
+    if drop_net_admin && !caps::can_drop(caps::CAP_NET_ADMIN) {
+        log::error!(
+            "cannot keep CAP_NET_ADMIN from the service without CAP_SETPCAP: \
+             add --cap-add=SETPCAP, or pass --keep-net-admin to let the service have it"
+        );
+        return exit::TUNNEL_UNAVAILABLE;
+    }
+    if opts.tunnel {
+        log::error!(
+            "the ENF tunnel is not part of this build yet; run with --no-tunnel (ENF_TUNNEL=off) \
+             for a plain init"
+        );
+        return exit::TUNNEL_UNAVAILABLE;
+    }
+    let hooks = match hooks::list(&opts.hooks_dir) {
+        Ok(h) => h,
+        Err(e) => {
+            log::error!(
+                "cannot read the hooks directory {}: {e}",
+                opts.hooks_dir.display()
+            );
+            return exit::HOOK_FAILED;
+        }
+    };
+    let service = (!opts.init_only).then(|| spawn::Spec {
+        argv: opts.command.clone(),
+        foreground: spawn::owns_terminal(),
+        drop_net_admin,
+        env: service_env(&creds),
+        creds: creds.clone(),
+        capture_stdout: false,
+    });
+    let setup = supervisor::Setup {
+        policy: Policy {
+            stop_timeout: opts.stop_timeout,
+            stop_signal: opts.stop_signal,
+            hook_timeout: opts.hook_timeout,
+        },
+        hooks,
+        service,
+        env: std::env::vars_os().collect(),
+        pid1,
+    };
+    match supervisor::run(setup) {
+        Ok(code) => code,
+        Err(e) => {
+            log::error!("supervisor loop failed: {e}");
+            exit::OS_ERROR
+        }
+    }
+}
+
+/// Extra variables for the service (HOME of `--user`); the hooks' environment is added later.
+fn service_env(creds: &Option<user::Creds>) -> Vec<(OsString, OsString)> {
+    creds
+        .iter()
+        .map(|c| ("HOME".into(), c.home.clone().into_os_string()))
+        .collect()
+}
+
+/// Not PID 1 (`docker run --init`, a test): adopt orphans below us, and say so once.
+fn become_subreaper() {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if rc == 0 {
+        log::info!(
+            "not PID 1: running as a child subreaper; only our own descendants are signalled"
+        );
+    } else {
+        log::warn!(
+            "not PID 1 and cannot become a subreaper: orphans of the service will not be reaped"
+        );
     }
 }

@@ -1,0 +1,375 @@
+//! The syscall side of the supervisor: signals in, processes out.
+//!
+//! Turns the signalfd, `waitpid` and the clock into `machine::Event`s and carries out the
+//! `machine::Action`s: spawning hooks and the service, forwarding, sweeping, exiting.
+
+use super::machine::{Action, Event, Machine, Policy, Status};
+use super::{procs, spawn};
+use crate::hooks::{self, Hook, Kind};
+use crate::signals::{self, sys};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::ChildStdout;
+use std::time::{Duration, Instant};
+
+const SIGNALS: Token = Token(0);
+const CAPTURE: Token = Token(1);
+/// The reaping safety net: a lost wake-up costs at most this long.
+const TICK: Duration = Duration::from_secs(1);
+/// What a sourced hook may export, at most; more is a broken hook, not an environment.
+const CAPTURE_LIMIT_BYTES: usize = 1 << 20;
+
+/// Everything the loop needs, prepared by `main`.
+pub struct Setup {
+    pub policy: Policy,
+    pub hooks: Vec<Hook>,
+    /// The service, or `None` under `--init-only`. Its `env` is replaced by the hooks' result.
+    pub service: Option<spawn::Spec>,
+    /// The environment hooks start with.
+    pub env: Vec<(OsString, OsString)>,
+    pub pid1: bool,
+}
+
+/// The hook that is running now.
+struct Step {
+    pid: i32,
+    name: String,
+    capture: Option<(ChildStdout, Vec<u8>)>,
+}
+
+struct Driver {
+    machine: Machine,
+    poll: Poll,
+    hooks: VecDeque<Hook>,
+    service: Option<spawn::Spec>,
+    env: Vec<(OsString, OsString)>,
+    step: Option<Step>,
+    queue: VecDeque<Event>,
+    me: i32,
+    pid1: bool,
+    policy: Policy,
+    killing: bool,
+    exit: Option<u8>,
+}
+
+/// Runs the supervisor until nothing is left; returns the exit code.
+pub fn run(setup: Setup) -> io::Result<u8> {
+    let poll = Poll::new()?;
+    let sigfd: OwnedFd = sys::signalfd(signals::ALL)?;
+    poll.registry().register(
+        &mut SourceFd(&sigfd.as_raw_fd()),
+        SIGNALS,
+        Interest::READABLE,
+    )?;
+    let (machine, first) = Machine::new(setup.policy);
+    let mut d = Driver {
+        machine,
+        poll,
+        hooks: setup.hooks.into(),
+        service: setup.service,
+        env: setup.env,
+        step: None,
+        queue: VecDeque::new(),
+        me: std::process::id() as i32,
+        pid1: setup.pid1,
+        policy: setup.policy,
+        killing: false,
+        exit: None,
+    };
+    d.act(first);
+    d.settle();
+    let mut events = Events::with_capacity(16);
+    while d.exit.is_none() {
+        let now = Instant::now();
+        let timeout = d
+            .machine
+            .deadline()
+            .map_or(TICK, |t| t.saturating_duration_since(now).min(TICK));
+        if let Err(e) = d.poll.poll(&mut events, Some(timeout)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        for ev in events.iter() {
+            match ev.token() {
+                SIGNALS => d.drain_signals(sigfd.as_raw_fd())?,
+                CAPTURE => d.read_capture(),
+                _ => {}
+            }
+        }
+        d.queue.push_back(Event::Tick);
+        d.process();
+        d.settle();
+    }
+    Ok(d.exit.unwrap_or(crate::exit::INTERNAL))
+}
+
+impl Driver {
+    fn drain_signals(&mut self, fd: i32) -> io::Result<()> {
+        while let Some(got) = sys::read_signalfd(fd)? {
+            // SIGCHLD only says "reap"; settle() does that after every wake-up anyway.
+            if got.signo != libc::SIGCHLD {
+                log::debug!(
+                    "received {} from pid {}",
+                    signals::name(got.signo),
+                    got.sender
+                );
+                self.queue.push_back(Event::Signal(got.signo));
+            }
+        }
+        self.process();
+        Ok(())
+    }
+
+    /// Reaps until nothing more has exited, feeding each exit to the machine.
+    fn settle(&mut self) {
+        loop {
+            let mut reaped = false;
+            loop {
+                let mut raw = 0;
+                // SAFETY: waitpid writes one int status into `raw`.
+                let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
+                if pid > 0 {
+                    reaped = true;
+                    let status = if libc::WIFSIGNALED(raw) {
+                        Status::Signaled(libc::WTERMSIG(raw))
+                    } else {
+                        Status::Code(libc::WEXITSTATUS(raw) as u8)
+                    };
+                    self.exited(pid, status);
+                    continue;
+                }
+                let err = io::Error::last_os_error();
+                if pid < 0 && err.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                if pid < 0 && err.raw_os_error() == Some(libc::ECHILD) {
+                    self.queue.push_back(Event::NoChildren);
+                }
+                break;
+            }
+            self.process();
+            if !reaped || self.exit.is_some() {
+                return;
+            }
+        }
+    }
+
+    fn exited(&mut self, pid: i32, status: Status) {
+        if self.step.as_ref().is_some_and(|s| s.pid == pid) {
+            // The hook is gone: whatever it wrote is in the pipe now.
+            self.read_capture();
+        } else if Some(pid) != self.machine.service() {
+            log::debug!("reaped pid {pid} ({status})");
+        }
+        self.queue.push_back(Event::Exited { pid, status });
+    }
+
+    fn process(&mut self) {
+        while let Some(ev) = self.queue.pop_front() {
+            let actions = self.machine.on(ev, Instant::now());
+            self.act(actions);
+        }
+    }
+
+    fn act(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::StartNext => self.start_next(),
+                Action::Forward { pid, sig } => {
+                    log::debug!(
+                        "passing {} on to the service (pid {pid})",
+                        signals::name(sig)
+                    );
+                    let _ = sys::kill(pid, sig);
+                }
+                Action::Unforwarded { sig } => {
+                    log::debug!(
+                        "{} not passed on: no service to receive it",
+                        signals::name(sig)
+                    )
+                }
+                Action::TerminateOthers { spare } => self.sweep(libc::SIGTERM, spare),
+                Action::KillAll => {
+                    if !self.killing {
+                        log::warn!(
+                            "stop timeout of {:.1}s reached: killing what is left",
+                            self.policy.stop_timeout.as_secs_f64()
+                        );
+                        self.killing = true;
+                    }
+                    if self.pid1 {
+                        let _ = sys::kill(-1, libc::SIGKILL);
+                    } else {
+                        self.sweep(libc::SIGKILL, None);
+                    }
+                }
+                Action::StepFailed { status, .. } => {
+                    let name = self.step.take().map(|s| s.name).unwrap_or_default();
+                    log::error!("hook {name} failed with {status}; not starting the service");
+                }
+                Action::StepTimedOut { pid } => {
+                    let name = self.step.take().map(|s| s.name).unwrap_or_default();
+                    let secs = self.policy.hook_timeout.unwrap_or_default().as_secs_f64();
+                    log::error!("hook {name} still running after {secs:.1}s (--hook-timeout): killed; not starting the service");
+                    let _ = sys::kill(-pid, libc::SIGKILL);
+                }
+                Action::ServiceExited { status } => {
+                    log::info!("service exited with {status}");
+                    spawn::reclaim_terminal();
+                }
+                Action::Exit(code) => self.exit = Some(code),
+            }
+        }
+    }
+
+    fn sweep(&self, sig: i32, spare: Option<i32>) {
+        let table = match procs::table() {
+            Ok(t) => t,
+            Err(e) => {
+                log::warn!("cannot read /proc to signal the remaining processes: {e}");
+                return;
+            }
+        };
+        for pid in procs::targets(&table, self.me, self.pid1, spare) {
+            log::debug!("sending {} to pid {pid}", signals::name(sig));
+            let _ = sys::kill(pid, sig);
+        }
+    }
+
+    /// Starts the next hook, or the service when none is left.
+    fn start_next(&mut self) {
+        if let Some(prev) = self.step.take() {
+            if let Some((_, out)) = prev.capture {
+                self.env = hooks::apply_env0(&self.env, &out);
+            }
+        }
+        while let Some(hook) = self.hooks.pop_front() {
+            let spec = match &hook.kind {
+                Kind::Ignored(why) => {
+                    log::info!("ignoring {}: {why}", hook.path.display());
+                    continue;
+                }
+                Kind::Run => spawn::Spec {
+                    argv: vec![hook.path.clone().into()],
+                    ..self.hook_spec()
+                },
+                Kind::Source => spawn::Spec {
+                    argv: vec![
+                        "/bin/sh".into(),
+                        "-c".into(),
+                        hooks::SOURCE_SCRIPT.into(),
+                        "sh".into(),
+                        hook.path.clone().into(),
+                    ],
+                    capture_stdout: true,
+                    ..self.hook_spec()
+                },
+            };
+            let verb = if hook.kind == Kind::Source {
+                "sourcing"
+            } else {
+                "running"
+            };
+            log::info!("{verb} {}", hook.path.display());
+            match spawn::spawn(&spec) {
+                Ok((pid, stdout)) => {
+                    let capture = stdout
+                        .and_then(|out| self.watch(out).ok())
+                        .map(|o| (o, Vec::new()));
+                    self.step = Some(Step {
+                        pid,
+                        name: hook.name.clone(),
+                        capture,
+                    });
+                    self.queue.push_back(Event::StepStarted { pid });
+                }
+                Err(e) => {
+                    log::error!("hook {} {e}; not starting the service", hook.name);
+                    self.queue.push_back(Event::StartFailed {
+                        code: crate::exit::HOOK_FAILED,
+                    });
+                }
+            }
+            return;
+        }
+        let Some(mut spec) = self.service.take() else {
+            log::info!("--init-only: no service started; waiting for a stop signal");
+            self.queue.push_back(Event::Started { service: None });
+            return;
+        };
+        spec.env = std::mem::take(&mut self.env);
+        let shown = spec
+            .argv
+            .first()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match spawn::spawn(&spec) {
+            Ok((pid, _)) => {
+                log::debug!("service {shown} started as pid {pid}");
+                self.queue.push_back(Event::Started { service: Some(pid) });
+            }
+            Err(e) => {
+                log::error!("service {shown}: {e}");
+                self.queue.push_back(Event::StartFailed {
+                    code: e.exit_code(),
+                });
+            }
+        }
+    }
+
+    fn hook_spec(&self) -> spawn::Spec {
+        spawn::Spec {
+            env: self.env.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn watch(&self, out: ChildStdout) -> io::Result<ChildStdout> {
+        // SAFETY: fcntl on an fd we own, setting only O_NONBLOCK.
+        unsafe {
+            let flags = libc::fcntl(out.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(out.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+        self.poll.registry().register(
+            &mut SourceFd(&out.as_raw_fd()),
+            CAPTURE,
+            Interest::READABLE,
+        )?;
+        Ok(out)
+    }
+
+    /// Reads what the sourced hook has written so far (until it would block).
+    fn read_capture(&mut self) {
+        let Some(Step {
+            capture: Some((out, buf)),
+            name,
+            ..
+        }) = self.step.as_mut()
+        else {
+            return;
+        };
+        let mut chunk = [0u8; 8192];
+        loop {
+            match out.read(&mut chunk) {
+                Ok(0) => {
+                    let _ = self
+                        .poll
+                        .registry()
+                        .deregister(&mut SourceFd(&out.as_raw_fd()));
+                    return;
+                }
+                Ok(n) if buf.len() + n <= CAPTURE_LIMIT_BYTES => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {
+                    log::warn!("hook {name} exported more than {CAPTURE_LIMIT_BYTES} bytes of environment; the rest is ignored");
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+        }
+    }
+}
