@@ -25,18 +25,40 @@ fn a_storm_of_100_orphans_leaves_no_zombie() {
 
 #[test]
 fn when_the_service_exits_the_rest_is_terminated_and_its_code_kept() {
-    let out = run_pid1(&["--no-tunnel", "--", "sh", "-c", "(sleep 60 &); (sleep 60 &); exit 42"]);
+    let out = run_pid1(&[
+        "--no-tunnel",
+        "--",
+        "sh",
+        "-c",
+        "(sleep 60 &); (sleep 60 &); exit 42",
+    ]);
     assert_eq!(out.code, 42, "{}", out.stderr);
-    assert!(out.elapsed < Duration::from_secs(5), "stragglers were waited out: {:?}", out.elapsed);
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "stragglers were waited out: {:?}",
+        out.elapsed
+    );
 }
 
 #[test]
 fn a_daemon_ignoring_sigterm_is_killed_at_the_stop_timeout() {
     let script = "(trap '' TERM; while :; do sleep 0.05; done) & exit 5";
-    let out = run_pid1(&["--no-tunnel", "--stop-timeout", "1", "--", "sh", "-c", script]);
+    let out = run_pid1(&[
+        "--no-tunnel",
+        "--stop-timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(out.elapsed >= Duration::from_secs(1), "{:?}", out.elapsed);
-    assert!(out.stderr.contains("stop timeout of 1.0s reached"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stop timeout of 1.0s reached"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -62,7 +84,11 @@ fn init_only_stays_up_until_stopped_and_exits_zero() {
     p.signal(libc::SIGTERM);
     let out = p.finish(Duration::from_secs(10));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("--init-only: no service started"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--init-only: no service started"),
+        "{}",
+        out.stderr
+    );
     assert!(out.elapsed >= Duration::from_millis(300));
 }
 
@@ -77,7 +103,15 @@ fn as_a_subreaper_it_reaps_orphans_and_leaves_other_processes_alone() {
         [ \"$2\" = \"$PPID\" ] && echo adopted || echo not-adopted; \
         sleep 0.8; [ -e /proc/$o ] && echo orphan-left || echo orphan-reaped; exit 9";
     let out = Command::new(BIN)
-        .args(["--no-tunnel", "--stop-timeout", "3", "--", "sh", "-c", script])
+        .args([
+            "--no-tunnel",
+            "--stop-timeout",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
         .env_remove("ENF_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,7 +122,17 @@ fn as_a_subreaper_it_reaps_orphans_and_leaves_other_processes_alone() {
     let _ = stranger.wait();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(9), "{stderr}");
-    assert!(stderr.contains("not PID 1: running as a child subreaper"), "{stderr}");
-    assert!(alive, "enf-init signalled a process that is not its descendant");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "adopted\norphan-reaped\n", "{stderr}");
+    assert!(
+        stderr.contains("not PID 1: running as a child subreaper"),
+        "{stderr}"
+    );
+    assert!(
+        alive,
+        "enf-init signalled a process that is not its descendant"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "adopted\norphan-reaped\n",
+        "{stderr}"
+    );
 }

@@ -33,10 +33,19 @@ fn a_service_killed_by_signal_n_gives_128_plus_n() {
 fn not_found_is_127_and_not_executable_is_126() {
     let out = run_pid1(&["--no-tunnel", "--", "/no/such/program"]);
     assert_eq!(out.code, 127);
-    assert!(out.stderr.contains("enf-init: error: service /no/such/program: not found"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("enf-init: error: service /no/such/program: not found"),
+        "{}",
+        out.stderr
+    );
     let out = run_pid1(&["--no-tunnel", "--", "/etc/passwd"]);
     assert_eq!(out.code, 126);
-    assert!(out.stderr.contains("cannot be executed: Permission denied"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot be executed: Permission denied"),
+        "{}",
+        out.stderr
+    );
     let out = run_pid1(&["--no-tunnel", "--", "no-such-command-on-path"]);
     assert_eq!(out.code, 127);
 }
@@ -44,9 +53,19 @@ fn not_found_is_127_and_not_executable_is_126() {
 #[test]
 fn the_service_starts_with_an_empty_mask_and_default_dispositions() {
     // grep is exec'd straight from enf-init, so its status shows what enf-init handed over.
-    let out = run_pid1(&["--no-tunnel", "--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]);
+    let out = run_pid1(&[
+        "--no-tunnel",
+        "--",
+        "grep",
+        "-E",
+        "^Sig(Blk|Ign)",
+        "/proc/self/status",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    assert_eq!(
+        out.stdout,
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
 }
 
 /// Starts the signal-reporting service and waits until it is ready.
@@ -80,7 +99,15 @@ fn every_forwardable_signal_reaches_the_service_real_time_ones_included() {
 #[test]
 fn fault_signals_and_sigchld_are_not_forwarded() {
     let mut p = reporting_service(&[], 10);
-    for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGSYS, libc::SIGCHLD] {
+    for sig in [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+        libc::SIGCHLD,
+    ] {
         p.signal(sig);
     }
     p.signal(libc::SIGUSR1);
@@ -95,11 +122,18 @@ fn each_stop_signal_is_passed_on_and_the_exit_is_immediate() {
         let mut p = reporting_service(&[], sig);
         let asked = std::time::Instant::now();
         p.signal(sig);
-        assert_eq!(p.wait_line(|_| true, Duration::from_secs(5)), sig.to_string());
+        assert_eq!(
+            p.wait_line(|_| true, Duration::from_secs(5)),
+            sig.to_string()
+        );
         let out = p.finish(Duration::from_secs(10));
         assert_eq!(out.code, 0, "{}", out.stderr);
         // Never sleep out the 8 s grace once everything is gone.
-        assert!(asked.elapsed() < Duration::from_secs(4), "took {:?}", asked.elapsed());
+        assert!(
+            asked.elapsed() < Duration::from_secs(4),
+            "took {:?}",
+            asked.elapsed()
+        );
     }
 }
 
@@ -119,7 +153,15 @@ fn stop_signal_replaces_what_docker_sends() {
 #[test]
 fn grace_period_kill_at_the_requested_time_and_no_later() {
     let mut p = Pid1::start(
-        &["--no-tunnel", "--stop-timeout", "1.5", "--", "sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"],
+        &[
+            "--no-tunnel",
+            "--stop-timeout",
+            "1.5",
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+        ],
         &[],
     );
     p.wait_line(|l| l == "ready", Duration::from_secs(10));
@@ -128,8 +170,15 @@ fn grace_period_kill_at_the_requested_time_and_no_later() {
     let out = p.finish(Duration::from_secs(10));
     let took = asked.elapsed();
     assert_eq!(out.code, 137, "{}", out.stderr);
-    assert!(took >= Duration::from_millis(1500), "killed early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "killed early: {took:?}"
+    );
     // Generous upper bound for a loaded 2-core machine; the budget itself is what is checked.
     assert!(took < Duration::from_millis(2500), "killed late: {took:?}");
-    assert!(out.stderr.contains("stop timeout of 1.5s reached"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stop timeout of 1.5s reached"),
+        "{}",
+        out.stderr
+    );
 }

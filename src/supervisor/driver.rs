@@ -193,7 +193,14 @@ impl Driver {
                         signals::name(sig)
                     )
                 }
-                Action::TerminateOthers { spare } => self.sweep(libc::SIGTERM, spare),
+                Action::TerminateOthers { spare } => {
+                    // A hook's whole process group too: a child it is forking right now is not in
+                    // /proc yet, but a group signal reaches it (fork restarts for it).
+                    if let Some(step) = &self.step {
+                        let _ = sys::kill(-step.pid, libc::SIGTERM);
+                    }
+                    self.sweep(libc::SIGTERM, spare);
+                }
                 Action::KillAll => {
                     if !self.killing {
                         log::warn!(
@@ -302,7 +309,11 @@ impl Driver {
             self.queue.push_back(Event::Started { service: None });
             return;
         };
+        // The service's own variables (HOME of --user) win over what the hooks left.
+        let own = std::mem::take(&mut spec.env);
         spec.env = std::mem::take(&mut self.env);
+        spec.env.retain(|(k, _)| !own.iter().any(|(o, _)| o == k));
+        spec.env.extend(own);
         let shown = spec
             .argv
             .first()

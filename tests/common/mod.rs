@@ -16,11 +16,16 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_enf-init");
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
-    assert_eq!(euid, 0, "this test needs root (unshare --pid, setuid, capabilities); run the suite as root");
+    assert_eq!(
+        euid, 0,
+        "this test needs root (unshare --pid, setuid, capabilities); run the suite as root"
+    );
 }
 
 pub fn helper(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/helpers").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/helpers")
+        .join(name)
 }
 
 /// What a finished run left behind.
@@ -51,7 +56,10 @@ impl Pid1 {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let child = cmd.spawn().expect("unshare (util-linux) must be installed");
-        Pid1 { child, started: Instant::now() }
+        Pid1 {
+            child,
+            started: Instant::now(),
+        }
     }
 
     /// The host pid of the namespace's PID 1 (unshare's forked child), once it exists.
@@ -65,7 +73,10 @@ impl Pid1 {
             {
                 return pid;
             }
-            assert!(Instant::now() < deadline, "enf-init never started under unshare");
+            assert!(
+                Instant::now() < deadline,
+                "enf-init never started under unshare"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -120,9 +131,15 @@ impl Pid1 {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         loop {
-            assert!(Instant::now() < deadline, "no matching line within {limit:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no matching line within {limit:?}"
+            );
             match out.read(&mut byte) {
-                Ok(0) => panic!("stdout closed before a matching line; got {:?}", String::from_utf8_lossy(&line)),
+                Ok(0) => panic!(
+                    "stdout closed before a matching line; got {:?}",
+                    String::from_utf8_lossy(&line)
+                ),
                 Ok(_) if byte[0] == b'\n' => {
                     let text = String::from_utf8_lossy(&line).into_owned();
                     if pred(&text) {
