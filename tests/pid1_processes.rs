@@ -42,7 +42,14 @@ fn when_the_service_exits_the_rest_is_terminated_and_its_code_kept() {
 
 #[test]
 fn a_daemon_ignoring_sigterm_is_killed_at_the_stop_timeout() {
-    let script = "(trap '' TERM; while :; do sleep 0.05; done) & exit 5";
+    // The service exits only once the daemon has armed its trap (it says so in a file).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("armed");
+    let script = format!(
+        "(trap '' TERM; echo yes > {0}; while :; do sleep 0.05; done) & \
+         while [ ! -s {0} ]; do sleep 0.01; done; exit 5",
+        flag.display()
+    );
     let out = run_pid1(&[
         "--no-tunnel",
         "--stop-timeout",
@@ -50,7 +57,7 @@ fn a_daemon_ignoring_sigterm_is_killed_at_the_stop_timeout() {
         "--",
         "sh",
         "-c",
-        script,
+        &script,
     ]);
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(out.elapsed >= Duration::from_secs(1), "{:?}", out.elapsed);
