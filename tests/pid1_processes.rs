@@ -74,10 +74,10 @@ fn the_services_own_workers_are_spared_from_the_first_sigterm() {
     // terminate the worker behind its back. The worker reports which signal it got from whom.
     let script = "trap 'kill -USR1 $w; wait $w; exit 0' TERM; \
         sh -c 'trap \"echo worker-usr1; exit 0\" USR1; trap \"echo worker-term; exit 0\" TERM; \
-               while :; do sleep 0.05; done' & w=$!; echo ready; wait";
+               echo ready; while :; do sleep 0.05; done' & w=$!; wait";
     let mut p = Pid1::start(&["--no-tunnel", "--", "sh", "-c", script], &[]);
+    // "ready" comes from the worker once its traps are set (and the service's trap was set first).
     p.wait_line(|l| l == "ready", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_millis(200));
     p.signal(libc::SIGTERM);
     let out = p.finish(Duration::from_secs(10));
     assert_eq!(out.stdout.trim(), "worker-usr1", "{}", out.stderr);
