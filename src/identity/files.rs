@@ -140,7 +140,7 @@ fn bad_pem(path: &Path, e: &pem::Error) -> Error {
     let reason = match e {
         pem::Error::MissingSectionEnd { .. } => "a block has no END line".to_string(),
         pem::Error::IllegalSectionStart { .. } => "a BEGIN line is malformed".to_string(),
-        pem::Error::Base64Decode(why) => format!("bad base64 ({why})"),
+        pem::Error::Base64Decode(_) => "a block is not valid base64".to_string(),
         other => other.to_string(),
     };
     Error::BadPem {

@@ -262,4 +262,6 @@ pub fn check_validity(path: &Path, not_before: i64, not_after: i64, now: i64) ->
 }
 
 #[cfg(test)]
+mod testcert;
+#[cfg(test)]
 mod tests;

@@ -11,7 +11,9 @@ use rustls_pki_types::CertificateDer;
 fn vector(name: &str) -> Vec<u8> {
     let path = format!("{}/../shared/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     let pem = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    CertificateDer::from_pem_slice(&pem).expect("a certificate").to_vec()
+    CertificateDer::from_pem_slice(&pem)
+        .expect("a certificate")
+        .to_vec()
 }
 
 #[test]
@@ -31,7 +33,11 @@ fn reads_the_enf_vectors() {
         assert_eq!(c.not_before, -62_167_219_200, "{file}: 0000-01-01");
         assert_eq!(c.not_after, 253_402_300_799, "{file}: 9999-12-31 23:59:59");
         assert_eq!(c.extensions, None, "{file}");
-        assert_eq!(c.signature_algorithm, alg_id::ECDSA_SHA256.as_ref(), "{file}");
+        assert_eq!(
+            c.signature_algorithm,
+            alg_id::ECDSA_SHA256.as_ref(),
+            "{file}"
+        );
         let pk = public_key(c.spki).expect("spki");
         assert_eq!(pk.algorithm, alg_id::ECDSA_P256.as_ref(), "{file}");
         // The byte ranges are right if the self-signature verifies over them.
@@ -43,8 +49,19 @@ fn reads_the_enf_vectors() {
 
 #[test]
 fn reads_built_certificates() {
-    for (version, key) in [(1, KeyKind::P256), (2, KeyKind::P384), (3, KeyKind::Ed25519), (3, KeyKind::P256)] {
-        let spec = Spec { version, key, not_before: "700101000000Z", not_after: "20500101000000Z", ..Spec::default() };
+    for (version, key) in [
+        (1, KeyKind::P256),
+        (2, KeyKind::P384),
+        (3, KeyKind::Ed25519),
+        (3, KeyKind::P256),
+    ] {
+        let spec = Spec {
+            version,
+            key,
+            not_before: "700101000000Z",
+            not_after: "20500101000000Z",
+            ..Spec::default()
+        };
         let built = testcert::build(&spec);
         let c = parse(&built.cert).unwrap_or_else(|e| panic!("v{version} {key:?}: {e}"));
         assert_eq!(c.version, version);
@@ -57,16 +74,28 @@ fn reads_built_certificates() {
             KeyKind::P384 => &ECDSA_P384_SHA384_ASN1,
             KeyKind::Ed25519 => &ED25519,
         };
-        UnparsedPublicKey::new(alg, pk.key).verify(c.tbs, c.signature).expect("signature");
+        UnparsedPublicKey::new(alg, pk.key)
+            .verify(c.tbs, c.signature)
+            .expect("signature");
     }
 }
 
 #[test]
 fn names_without_a_cn_and_odd_string_types() {
-    let c = testcert::build(&Spec { cn: None, ..Spec::default() });
+    let c = testcert::build(&Spec {
+        cn: None,
+        ..Spec::default()
+    });
     assert_eq!(parse(&c.cert).expect("cert").subject_cn, None);
     let attr = |tag: u8, v: &[u8]| {
-        let a = testcert::tlv(0x30, &[testcert::tlv(0x06, &[0x55, 0x04, 0x03]), testcert::tlv(tag, v)].concat());
+        let a = testcert::tlv(
+            0x30,
+            &[
+                testcert::tlv(0x06, &[0x55, 0x04, 0x03]),
+                testcert::tlv(tag, v),
+            ]
+            .concat(),
+        );
         testcert::tlv(0x30, &testcert::tlv(0x31, &a))
     };
     let table: &[(u8, &[u8], Result<Option<&str>, &str>)] = &[
@@ -84,15 +113,22 @@ fn names_without_a_cn_and_odd_string_types() {
     ];
     for (tag, value, want) in table {
         let got = first_cn(&attr(*tag, value)).map_err(|e| e.to_string());
-        assert_eq!(got.as_ref().map(|o| o.as_deref()), want.as_ref().map(|o| *o).map_err(|e| e.to_string()).as_ref().map(|o| *o), "tag {tag:#x}");
+        let want = want.map(|o| o.map(String::from)).map_err(String::from);
+        assert_eq!(got, want, "tag {tag:#x}");
     }
-    assert_eq!(first_cn(&testcert::tlv(0x30, &testcert::tlv(0x31, &[]))).map_err(|e| e.to_string()), Err("name: empty relative distinguished name".to_string()));
+    let empty_rdn = testcert::tlv(0x30, &testcert::tlv(0x31, &[]));
+    let want = Err("name: empty relative distinguished name".to_string());
+    assert_eq!(first_cn(&empty_rdn).map_err(|e| e.to_string()), want);
 }
 
 #[test]
 fn broken_certificates_give_errors() {
     let good = vector("test.crt.pem");
-    let v3 = testcert::build(&Spec { version: 3, ..Spec::default() }).cert;
+    let v1_ext = testcert::build(&Spec {
+        extensions: true,
+        ..Spec::default()
+    })
+    .cert;
     let patch = |from: &[u8], at: usize, byte: u8| {
         let mut v = from.to_vec();
         v[at] = byte;
@@ -100,20 +136,72 @@ fn broken_certificates_give_errors() {
     };
     let table: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", vec![], "certificate: SEQUENCE missing"),
-        ("not a sequence", vec![0x02, 0x01, 0x00], "certificate: expected SEQUENCE, found INTEGER"),
-        ("trailing byte", [&good[..], &[0]].concat(), "certificate: unexpected data after the end"),
-        ("truncated", good[..good.len() - 1].to_vec(), "certificate: truncated DER"),
-        ("indefinite length", vec![0x30, 0x80, 0x00, 0x00], "certificate: bad DER length"),
-        ("long-form short length", vec![0x30, 0x81, 0x01, 0x00], "certificate: bad DER length"),
-        ("high tag number", vec![0x3f, 0x01, 0x00], "certificate: unsupported DER tag"),
+        (
+            "not a sequence",
+            vec![0x02, 0x01, 0x00],
+            "certificate: expected SEQUENCE, found INTEGER",
+        ),
+        (
+            "trailing byte",
+            [&good[..], &[0]].concat(),
+            "certificate: unexpected data after the end",
+        ),
+        (
+            "truncated",
+            good[..good.len() - 1].to_vec(),
+            "certificate: truncated DER",
+        ),
+        (
+            "indefinite length",
+            vec![0x30, 0x80, 0x00, 0x00],
+            "certificate: bad DER length",
+        ),
+        (
+            "long-form short length",
+            vec![0x30, 0x81, 0x01, 0x00],
+            "certificate: bad DER length",
+        ),
         // test.crt.pem: version absent (v1), serial at 7, notBefore GeneralizedTime at 88.
-        ("serial is not an integer", patch(&good, 7, 0x04), "serialNumber: expected INTEGER, found OCTET STRING"),
-        ("bad notBefore", patch(&good, 92, b'x'), "notBefore: time is not YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ"),
-        ("notBefore month 13", patch(&patch(&good, 94, b'1'), 95, b'3'), "notBefore: time has a field out of range"),
-        ("notBefore of wrong type", patch(&good, 88, 0x04), "notBefore: not a UTCTime or GeneralizedTime"),
-        ("inner signature algorithm differs", patch(&good, 38, 0x03), "signature: differs from signatureAlgorithm"),
-        ("signature with unused bits", patch(&good, 272, 0x01), "signatureValue: bad DER length"),
-        ("extensions in v1", v1_with_extensions(&v3), "extensions: present in a v1 or v2 certificate"),
+        (
+            "serial is not an integer",
+            patch(&good, 7, 0x04),
+            "serialNumber: expected INTEGER, found OCTET STRING",
+        ),
+        (
+            "bad notBefore",
+            patch(&good, 92, b'x'),
+            "notBefore: time is not YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ",
+        ),
+        (
+            "notBefore month 13",
+            patch(&patch(&good, 94, b'1'), 95, b'3'),
+            "notBefore: time has a field out of range",
+        ),
+        (
+            "notBefore of wrong type",
+            patch(&good, 88, 0x04),
+            "notBefore: not a UTCTime or GeneralizedTime",
+        ),
+        (
+            "high tag number",
+            patch(&good, 88, 0x1f),
+            "notBefore: unsupported DER tag",
+        ),
+        (
+            "inner signature algorithm differs",
+            patch(&good, 38, 0x03),
+            "signature: differs from signatureAlgorithm",
+        ),
+        (
+            "signature with unused bits",
+            patch(&good, 272, 0x01),
+            "signatureValue: bad DER length",
+        ),
+        (
+            "extensions in v1",
+            v1_ext,
+            "extensions: present in a v1 or v2 certificate",
+        ),
     ];
     for (what, der, want) in table {
         let got = parse(&der).map(|_| ()).map_err(|e| e.to_string());
@@ -121,32 +209,16 @@ fn broken_certificates_give_errors() {
     }
 }
 
-/// A v3 certificate with its version field removed (so v1) but its extensions kept.
-fn v1_with_extensions(v3: &[u8]) -> Vec<u8> {
-    let mut outer = der::Reader::new(der::single(v3, der::SEQUENCE).expect("cert").contents);
-    let tbs = outer.expect(der::SEQUENCE).expect("tbs");
-    let rest = &v3[v3.len() - (outer_len(&outer))..];
-    let mut r = der::Reader::new(tbs.contents);
-    r.expect(0xA0).expect("version");
-    let mut fields = Vec::new();
-    while !r.is_empty() {
-        fields.extend_from_slice(r.any().expect("field").raw);
-    }
-    testcert::tlv(0x30, &[testcert::tlv(0x30, &fields), rest.to_vec()].concat())
-}
-
-fn outer_len(r: &der::Reader<'_>) -> usize {
-    let mut r = r.clone();
-    let mut n = 0;
-    while let Ok(t) = r.any() {
-        n += t.raw.len();
-    }
-    n
-}
-
 #[test]
 fn every_truncation_is_an_error() {
-    for der in [vector("enf.cacert.pem"), testcert::build(&Spec { version: 3, ..Spec::default() }).cert] {
+    for der in [
+        vector("enf.cacert.pem"),
+        testcert::build(&Spec {
+            version: 3,
+            ..Spec::default()
+        })
+        .cert,
+    ] {
         for len in 0..der.len() {
             assert!(parse(&der[..len]).is_err(), "prefix of {len} bytes");
         }
