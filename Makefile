@@ -1,0 +1,21 @@
+# The commands that matter. `make test` is the README's test command and what CI runs.
+MUSL_TARGET := x86_64-unknown-linux-musl
+STATIC_BIN  := target/$(MUSL_TARGET)/release/enf-init
+
+.PHONY: setup test lint static unit
+
+setup:
+	scripts/setup
+
+# Everything CI checks: formatting, lints, the static build, then all tests (as root: the PID 1
+# tests need namespaces; they fail, not skip, without them).
+test: setup lint static
+	cargo test --all-targets -- --test-threads=2
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+static:
+	cargo build --release --target $(MUSL_TARGET)
+	@ls -l $(STATIC_BIN) | awk '{print "static binary: " $$5 " bytes"}'
