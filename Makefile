@@ -19,3 +19,7 @@ lint:
 static:
 	cargo build --release --target $(MUSL_TARGET)
 	@ls -l $(STATIC_BIN) | awk '{print "static binary: " $$5 " bytes"}'
+
+.PHONY: demo
+demo: setup static
+	scripts/demo $(STATIC_BIN)
