@@ -123,6 +123,7 @@ pub fn is_stop(sig: i32) -> bool {
 }
 
 /// The mask bit of one signal.
+#[cfg(test)]
 pub fn bit(sig: i32) -> Mask {
     if (1..=MAX).contains(&sig) {
         1 << (sig - 1)

@@ -394,6 +394,13 @@ fn has_children() -> bool {
     // SAFETY: siginfo_t is plain old data; waitid writes at most one into it.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: P_ALL with WNOWAIT only reports; `info` is a valid siginfo_t.
-    let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
     !(rc < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
 }

@@ -28,7 +28,7 @@ pub struct Spec {
 /// Why a start failed, mapped to the shell's codes.
 #[derive(Debug)]
 pub enum Error {
-    NotFound(io::Error),
+    NotFound,
     NotExecutable(io::Error),
     Other(io::Error),
 }
@@ -36,7 +36,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::NotFound(_) => crate::exit::NOT_FOUND,
+            Error::NotFound => crate::exit::NOT_FOUND,
             Error::NotExecutable(_) => crate::exit::NOT_EXECUTABLE,
             Error::Other(_) => crate::exit::OS_ERROR,
         }
@@ -46,7 +46,7 @@ impl Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::NotFound(_) => write!(f, "not found"),
+            Error::NotFound => write!(f, "not found"),
             Error::NotExecutable(e) => write!(f, "cannot be executed: {}", plain(e)),
             Error::Other(e) => write!(f, "cannot be started: {}", plain(e)),
         }
@@ -65,7 +65,7 @@ fn plain(e: &io::Error) -> String {
 /// Starts `spec`; returns the pid and, when asked for, the read end of its stdout.
 pub fn spawn(spec: &Spec) -> Result<(i32, Option<ChildStdout>), Error> {
     let Some((program, args)) = spec.argv.split_first() else {
-        return Err(Error::NotFound(io::Error::from(io::ErrorKind::NotFound)));
+        return Err(Error::NotFound);
     };
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -84,7 +84,7 @@ pub fn spawn(spec: &Spec) -> Result<(i32, Option<ChildStdout>), Error> {
     match cmd.spawn() {
         Ok(mut child) => Ok((child.id() as i32, child.stdout.take())),
         Err(e) => Err(match e.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::ENOTDIR) => Error::NotFound(e),
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => Error::NotFound,
             Some(libc::EACCES) | Some(libc::ENOEXEC) | Some(libc::EISDIR) | Some(libc::EPERM) => {
                 Error::NotExecutable(e)
             }
