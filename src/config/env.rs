@@ -89,11 +89,15 @@ fn split<T>(
     var: &'static str,
     check: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Vec<T>, Error> {
-    value
+    let entries = value
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .map(|s| check(s).map_err(|msg| env_error(var, value, msg)))
-        .collect()
+        .collect::<Result<Vec<T>, Error>>()?;
+    if entries.is_empty() {
+        return Err(env_error(var, value, "no entries".to_string()));
+    }
+    Ok(entries)
 }
 
 fn env_error(var: &'static str, value: &str, msg: String) -> Error {
