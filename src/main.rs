@@ -9,6 +9,8 @@ mod exit;
 mod hooks;
 mod identity;
 mod logging;
+#[allow(dead_code)] // the tunnel and enf-router are built on it next
+mod proto;
 mod signals;
 mod supervisor;
 

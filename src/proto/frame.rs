@@ -1,0 +1,182 @@
+//! Length-prefixed frames inside the TLS byte stream: `| len: u16 BE | IP packet |`.
+//!
+//! The decoder owns one reusable buffer that the caller reads TLS plaintext into directly
+//! (`spare` + `filled`), so a received byte is copied once, and yields whole packets however the
+//! records split them. The encoder appends whole frames to an output buffer; callers pack as many
+//! as fit into one TLS write and never split a frame across writes.
+
+/// Bytes of the length prefix.
+pub const HEADER_BYTES: usize = 2;
+/// The longest frame the reference client accepts; anything longer ends the connection.
+pub const MAX_PACKET_BYTES: usize = 1496;
+/// Room for many frames at once: what one read from rustls may hand over.
+const BUFFER_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// A length above `MAX_PACKET_BYTES`: the stream cannot be trusted any further.
+    Oversize(usize),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Oversize(n) => write!(f, "frame of {n} bytes is longer than {MAX_PACKET_BYTES}"),
+        }
+    }
+}
+
+/// Turns a byte stream back into packets.
+pub struct Decoder {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder {
+            buf: vec![0; BUFFER_BYTES].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl Decoder {
+    /// Free space to read into; call `filled` with how much was written. Empty only when a whole
+    /// buffer of complete frames is waiting to be taken with `next`.
+    pub fn spare(&mut self) -> &mut [u8] {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.start > 0 && self.buf.len() - self.end < HEADER_BYTES + MAX_PACKET_BYTES {
+            // Move the partial frame to the front so that a whole frame always fits after it.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        &mut self.buf[self.end..]
+    }
+
+    pub fn filled(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.buf.len());
+    }
+
+    /// Copies `data` in (for callers that already hold the bytes); returns how much fitted.
+    pub fn feed(&mut self, data: &[u8]) -> usize {
+        let spare = self.spare();
+        let n = spare.len().min(data.len());
+        spare[..n].copy_from_slice(&data[..n]);
+        self.filled(n);
+        n
+    }
+
+    /// The next whole packet, `Ok(None)` when more bytes are needed. A zero-length frame is a
+    /// valid empty packet (the caller drops it).
+    pub fn next_packet(&mut self) -> Result<Option<&[u8]>, Error> {
+        let avail = self.end - self.start;
+        if avail < HEADER_BYTES {
+            return Ok(None);
+        }
+        let len = u16::from_be_bytes([self.buf[self.start], self.buf[self.start + 1]]) as usize;
+        if len > MAX_PACKET_BYTES {
+            return Err(Error::Oversize(len));
+        }
+        if avail < HEADER_BYTES + len {
+            return Ok(None);
+        }
+        let from = self.start + HEADER_BYTES;
+        self.start = from + len;
+        Ok(Some(&self.buf[from..from + len]))
+    }
+
+    /// Bytes held that do not yet make a whole frame (or are not yet taken).
+    pub fn pending(&self) -> usize {
+        self.end - self.start
+    }
+}
+
+/// Appends one frame for `packet` to `out`. Packets longer than a frame can carry are a caller
+/// bug (the tun MTU is 1280): they are refused, not truncated.
+pub fn encode(out: &mut Vec<u8>, packet: &[u8]) -> bool {
+    if packet.len() > MAX_PACKET_BYTES {
+        return false;
+    }
+    out.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+    out.extend_from_slice(packet);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(packets: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in packets {
+            assert!(encode(&mut out, p));
+        }
+        out
+    }
+
+    fn drain(d: &mut Decoder) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        while let Some(p) = d.next_packet().expect("valid") {
+            got.push(p.to_vec());
+        }
+        got
+    }
+
+    #[test]
+    fn any_split_of_the_stream_gives_the_same_packets() {
+        let packets: Vec<Vec<u8>> = (0..40).map(|i| vec![i as u8; (i * 37) % 1300]).collect();
+        let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+        let stream = frames(&refs);
+        for chunk in [1, 2, 3, 7, 1282, 4096, stream.len()] {
+            let mut d = Decoder::default();
+            let mut got = Vec::new();
+            for piece in stream.chunks(chunk) {
+                assert_eq!(d.feed(piece), piece.len());
+                got.extend(drain(&mut d));
+            }
+            assert_eq!(got, packets, "chunk {chunk}");
+            assert_eq!(d.pending(), 0);
+        }
+    }
+
+    #[test]
+    fn zero_length_frames_are_packets_and_oversize_is_an_error() {
+        let mut d = Decoder::default();
+        d.feed(&[0, 0, 0, 1, 9]);
+        assert_eq!(d.next_packet(), Ok(Some(&[][..])));
+        assert_eq!(d.next_packet(), Ok(Some(&[9][..])));
+        let mut d = Decoder::default();
+        d.feed(&[0x05, 0xd9]); // 1497
+        assert_eq!(d.next_packet(), Err(Error::Oversize(1497)));
+        let mut d = Decoder::default();
+        d.feed(&[0x05, 0xd8]); // 1496: waits for the body
+        assert_eq!(d.next_packet(), Ok(None));
+    }
+
+    #[test]
+    fn a_full_buffer_of_whole_frames_still_makes_progress() {
+        let mut d = Decoder::default();
+        let stream = frames(&vec![&[7u8; 1000][..]; 200]);
+        let mut fed = 0;
+        let mut count = 0;
+        while fed < stream.len() {
+            fed += d.feed(&stream[fed..]);
+            count += drain(&mut d).len();
+        }
+        assert_eq!(count, 200);
+    }
+
+    #[test]
+    fn encode_refuses_what_a_frame_cannot_carry() {
+        let mut out = Vec::new();
+        assert!(!encode(&mut out, &[0; MAX_PACKET_BYTES + 1]));
+        assert!(out.is_empty());
+        assert!(encode(&mut out, &[1, 2]));
+        assert_eq!(out, vec![0, 2, 1, 2]);
+    }
+}
