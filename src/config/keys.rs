@@ -149,7 +149,7 @@ pub fn set(cfg: &mut Config, key: &str, v: &Value, dir: &Path) -> Result<(), Bad
         "tun.dev_node" => cfg.tun.dev_node = file(v)?,
         "tun.ip_set" => cfg.tun.ip_set = boolean(v)?,
         "tun.ip_path" => cfg.tun.ip_path = string(v)?.to_string(),
-        "remote.hosts" => cfg.remote.hosts = hosts(each(v, |s| host(s))?)?,
+        "remote.hosts" => cfg.remote.hosts = hosts(each(v, host)?)?,
         "remote.port" => cfg.remote.port = port(string(v)?)?,
         "remote.ca_cert_file" => cfg.remote.ca_cert_file = file(v)?,
         "remote.heartbeat_period" => cfg.remote.heartbeat_period = millis(v, 1)?,

@@ -98,7 +98,8 @@ fn names_without_a_cn_and_odd_string_types() {
         );
         testcert::tlv(0x30, &testcert::tlv(0x31, &a))
     };
-    let table: &[(u8, &[u8], Result<Option<&str>, &str>)] = &[
+    type Row<'a> = (u8, &'a [u8], Result<Option<&'a str>, &'a str>);
+    let table: &[Row<'_>] = &[
         (0x13, b"fd00::1", Ok(Some("fd00::1"))),
         (0x16, b"fd00::1", Ok(Some("fd00::1"))),
         (0x14, b"caf\xe9", Ok(Some("caf\u{e9}"))),

@@ -91,12 +91,13 @@ fn the_file_is_found_in_the_documented_order() {
     let data = |p: &Path| p == Path::new("/data/enf0/enf0.conf");
     let none = |_: &Path| false;
     let cli = Path::new("/cli.conf");
-    let table: Vec<(
-        Option<&Path>,
-        Vec<(&str, &str)>,
-        &dyn Fn(&Path) -> bool,
-        &str,
-    )> = vec![
+    type Row<'a> = (
+        Option<&'a Path>,
+        Vec<(&'a str, &'a str)>,
+        &'a dyn Fn(&Path) -> bool,
+        &'a str,
+    );
+    let table: Vec<Row<'_>> = vec![
         (
             Some(cli),
             vec![("ENF_CONFIG", "/env.conf")],
