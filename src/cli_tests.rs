@@ -131,9 +131,12 @@ fn subcommands_only_as_first_argument() {
     assert_eq!(run(&["--version", "x"], &[]), Ok(Invocation::Version));
 }
 
+/// Arguments, environment, and the message they must give.
+type UsageCase<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn usage_errors_say_what_is_wrong() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[UsageCase] = &[
         (
             &[],
             &[],

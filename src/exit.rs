@@ -16,7 +16,6 @@ pub const INTERNAL: u8 = 70;
 /// The operating system refused something enf-init needs (signal mask, fork, event loop).
 pub const OS_ERROR: u8 = 71;
 /// `--ready-timeout` ran out before IPv6 over the ENF was routable.
-#[allow(dead_code)] // the tunnel's readiness wait returns it; documented in the README already
 pub const READY_TIMEOUT: u8 = 75;
 /// Credentials are missing, unreadable or invalid (certificate, key, CA).
 pub const CREDENTIALS: u8 = 77;

@@ -3,20 +3,10 @@
 //! `main` is the table of contents: parse the command line, then either a subcommand or the init
 //! itself, as a list of named steps. Every exit code comes from `exit.rs`.
 
-mod cli;
-mod config;
-mod exit;
-mod hooks;
-mod identity;
-mod logging;
-#[allow(dead_code)] // the tunnel and enf-router are built on it next
-mod proto;
-mod signals;
-mod supervisor;
-
-use cli::{Invocation, Options};
+use enf_init::cli::{self, Invocation, Options};
+use enf_init::supervisor::{self, caps, machine::Policy, spawn, user};
+use enf_init::{config, exit, hooks, identity, logging, signals};
 use std::ffi::OsString;
-use supervisor::{caps, machine::Policy, spawn, user};
 
 fn main() {
     // Before anything else, and so before any thread exists: every signal is blocked in every
@@ -80,6 +70,19 @@ fn init(opts: Options) -> u8 {
         return exit::TUNNEL_UNAVAILABLE;
     }
     if opts.tunnel {
+        let env = |k: &str| std::env::var(k).ok();
+        let path = config::locate(opts.config.as_deref(), &env);
+        let cfg = match config::load(&path, &env) {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("{e}");
+                return exit::CONFIG;
+            }
+        };
+        if let Err(e) = identity::load(&cfg) {
+            log::error!("{e}");
+            return exit::CREDENTIALS;
+        }
         log::error!(
             "the ENF tunnel is not part of this build yet; run with --no-tunnel (ENF_TUNNEL=off) \
              for a plain init"

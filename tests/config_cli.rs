@@ -402,3 +402,55 @@ fn warnings_go_to_stderr_and_do_not_fail() {
     );
     assert_eq!(r.stderr, want);
 }
+
+#[test]
+fn an_unreadable_key_says_permission_denied() {
+    // root reads any file whatever its mode, so the check runs as `nobody` (setpriv, util-linux);
+    // a non-root test user meets the case directly.
+    let dir = layout(CONF);
+    let d = dir.path();
+    for (file, mode) in [
+        ("", 0o755),
+        ("enf0.conf", 0o644),
+        ("enf0.crt.pem", 0o644),
+        ("enf.cacert.pem", 0o644),
+        ("enf0.key.pem", 0o000),
+    ] {
+        std::fs::set_permissions(d.join(file), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+            BIN,
+        ]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let out = cmd
+        .args(["config", "identity.address"])
+        .env("ENF_CONFIG", d.join("enf0.conf"))
+        .output()
+        .expect("run");
+    let key = d.join("enf0.key.pem");
+    assert_eq!(
+        out.status.code(),
+        Some(CREDENTIALS),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "enf-init: error: {}: cannot read: permission denied\n",
+            key.display()
+        )
+    );
+}

@@ -210,7 +210,6 @@ impl std::error::Error for Error {}
 
 /// Reads, types and overrides the configuration, and logs its warnings.
 // The start-up path calls it; the supervisor work wires it into main.rs.
-#[allow(dead_code)]
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
     let config = load_quiet(path, env)?;
     for warning in &config.warnings {

@@ -9,7 +9,6 @@ use super::Config;
 
 /// The configuration in libconfig syntax, grouped as enftun's own files are.
 // The router's `add-endpoint --out` writes an endpoint's enf0.conf with it (a later issue).
-#[allow(dead_code)]
 pub fn print(cfg: &Config) -> String {
     let mut out = String::from("# enftun configuration, written by enf-init.\n");
     if let Some(version) = show(cfg, "version").and_then(|v| v.literal()) {

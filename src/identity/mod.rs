@@ -29,11 +29,9 @@ pub struct Identity {
     /// From the certificate's first subject CN.
     pub address: Ipv6Addr,
     /// The client certificate (the first one in its file).
-    #[allow(dead_code)] // The tunnel's TLS client presents it (a later issue).
     pub cert: CertificateDer<'static>,
     /// Any further certificates in the certificate file (intermediates), in file order.
     pub chain: Vec<CertificateDer<'static>>,
-    #[allow(dead_code)] // The tunnel's TLS client signs with it (a later issue).
     pub key: PrivateKeyDer<'static>,
     /// The trust anchors for the server (v1 certificates included).
     pub ca: Vec<CertificateDer<'static>>,
@@ -155,7 +153,6 @@ impl std::error::Error for Error {}
 
 /// Loads and checks the credentials `cfg` names, and logs the warnings.
 // The start-up path calls it; the supervisor work wires it into main.rs.
-#[allow(dead_code)]
 pub fn load(cfg: &Config) -> Result<Identity, Error> {
     let identity = load_quiet(cfg)?;
     for warning in &identity.warnings {

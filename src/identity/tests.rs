@@ -296,23 +296,8 @@ fn each_file_problem_is_one_line() {
     );
 }
 
-#[test]
-fn an_unreadable_file_says_permission_denied() {
-    // root reads any file whatever its mode, so the case only exists for other users.
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        eprintln!("running as root: a mode-000 file is readable, so this case cannot occur");
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = write(dir.path(), "k.pem", &read(&vector("test.key.pem")), 0o000);
-    let cfg = config(&vector("test.crt.pem"), &key, &vector("enf.cacert.pem"));
-    let want = format!("{}: cannot read: permission denied", key.display());
-    assert_eq!(
-        load_at(&cfg, NOW).map(|_| ()).map_err(|e| e.to_string()),
-        Err(want)
-    );
-}
+// An unreadable key (permission denied) is tested in tests/config_cli.rs, as an unprivileged
+// user: root reads any file whatever its mode.
 
 #[test]
 fn a_key_readable_by_others_is_warned_about() {

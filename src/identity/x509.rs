@@ -207,7 +207,6 @@ pub fn public_key(spki: &[u8]) -> Result<PublicKey<'_>, Error> {
 
 /// The first commonName in a whole DER Name, decoded; every RDN is checked on the way.
 // For verifiers that match names outside a certificate (the tunnel and router issues).
-#[allow(dead_code)]
 pub fn first_cn(name: &[u8]) -> Result<Option<String>, Error> {
     cn_of(name, "name", "CN")
 }

@@ -1,0 +1,14 @@
+//! enf-init and enf-router as a library: both binaries are thin `main`s over these modules.
+//!
+//! Pure logic (command line, configuration, protocol, supervisor decisions) is kept apart from
+//! the modules that make syscalls (`signals::sys`, `supervisor::driver`, `supervisor::spawn`).
+
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod hooks;
+pub mod identity;
+pub mod logging;
+pub mod proto;
+pub mod signals;
+pub mod supervisor;
