@@ -10,5 +10,7 @@ pub mod hooks;
 pub mod identity;
 pub mod logging;
 pub mod proto;
+pub mod router;
 pub mod signals;
 pub mod supervisor;
+pub mod tls;

@@ -1,0 +1,1 @@
+//! TLS for the ENF tunnel on both sides (being written).
