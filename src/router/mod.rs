@@ -5,6 +5,9 @@
 //! and endpoint directories; `serve` is the TLS router itself (one mio loop).
 
 pub mod command;
+pub mod outq;
 pub mod provision;
 pub mod registry;
+pub mod route;
 pub mod serve;
+pub mod session;
