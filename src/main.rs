@@ -49,7 +49,7 @@ fn main() {
 
 /// The init: everything from the options to the service's exit code.
 fn init(opts: Options) -> u8 {
-    logging::init();
+    logging::init("enf-init");
     let pid1 = std::process::id() == 1;
     if !pid1 {
         become_subreaper();

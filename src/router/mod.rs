@@ -4,6 +4,7 @@
 //! `registry` is the on-disk store of registered endpoints; `provision` makes CAs, certificates
 //! and endpoint directories; `serve` is the TLS router itself (one mio loop).
 
+pub mod check;
 pub mod command;
 pub mod outq;
 pub mod provision;
@@ -11,3 +12,4 @@ pub mod registry;
 pub mod route;
 pub mod serve;
 pub mod session;
+pub mod slots;

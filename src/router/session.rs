@@ -90,11 +90,12 @@ impl Session {
         }
     }
 
-    /// Reads everything available and calls `packet` for each whole packet received.
+    /// Reads everything available; calls `packet(stats, sender, packet)` for each whole packet.
+    /// When the handshake completes here, `addr` and `spki` are set from the client certificate.
     pub fn read(
         &mut self,
         now: Instant,
-        mut packet: impl FnMut(&mut Stats, &[u8]),
+        mut packet: impl FnMut(&mut Stats, Ipv6Addr, &[u8]),
     ) -> Result<(), Close> {
         loop {
             match self.tls.read_tls(&mut self.sock) {
@@ -103,8 +104,13 @@ impl Session {
                     self.last_rx = now;
                     self.tls
                         .process_new_packets()
-                        .map_err(|e| Close(format!("TLS error: {e}")))?;
-                    self.take_plaintext(&mut packet)?;
+                        .map_err(|e| Close(format!("TLS error: {}", crate::tls::describe(&e))))?;
+                    if self.addr.is_none() && !self.tls.is_handshaking() {
+                        self.establish()?;
+                    }
+                    if let Some(from) = self.addr {
+                        self.take_plaintext(from, &mut packet)?;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -113,7 +119,28 @@ impl Session {
         }
     }
 
-    fn take_plaintext(&mut self, packet: &mut impl FnMut(&mut Stats, &[u8])) -> Result<(), Close> {
+    /// The verifier accepted the client certificate; remember who this is.
+    fn establish(&mut self) -> Result<(), Close> {
+        let cert = self
+            .tls
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .ok_or_else(|| Close("no client certificate".into()))?;
+        let parsed = crate::identity::x509::parse(cert)
+            .map_err(|e| Close(format!("client certificate: {e}")))?;
+        self.spki = parsed.spki.to_vec();
+        self.addr = crate::tls::peer_address(&self.tls);
+        match self.addr {
+            Some(_) => Ok(()),
+            None => Err(Close("client certificate names no address".into())),
+        }
+    }
+
+    fn take_plaintext(
+        &mut self,
+        from: Ipv6Addr,
+        packet: &mut impl FnMut(&mut Stats, Ipv6Addr, &[u8]),
+    ) -> Result<(), Close> {
         loop {
             let spare = self.decoder.spare();
             let n = match self.tls.reader().read(spare) {
@@ -130,7 +157,7 @@ impl Session {
             {
                 self.stats.rx_packets += 1;
                 self.stats.rx_bytes += p.len() as u64;
-                packet(&mut self.stats, p);
+                packet(&mut self.stats, from, p);
             }
         }
     }

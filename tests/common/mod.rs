@@ -166,3 +166,7 @@ impl Drop for Pid1 {
 pub fn run_pid1(args: &[&str]) -> Outcome {
     Pid1::start(args, &[]).finish(Duration::from_secs(30))
 }
+
+pub mod enf_client;
+pub mod netns;
+pub mod router;

@@ -1,0 +1,96 @@
+//! The router's trust: which key may use which address (the registry, shared with the TLS
+//! verifier), and the server configuration built from DIR.
+
+use super::{provision, registry};
+use crate::tls::{self, ClientCheck, Refusal};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+/// The registered endpoints, replaced whole on reload. The verifier runs inside rustls on the
+/// router's one thread; the lock only satisfies `Sync`. A key that is not (or differently) known
+/// is looked up once more on disk before it is refused, so an endpoint registered a moment ago
+/// connects at once rather than after the next reload.
+#[derive(Debug, Default)]
+pub struct Registered {
+    map: RwLock<HashMap<Ipv6Addr, Vec<u8>>>,
+    dir: Option<PathBuf>,
+}
+
+impl Registered {
+    pub fn new(dir: &Path) -> Registered {
+        Registered {
+            map: RwLock::default(),
+            dir: Some(dir.to_path_buf()),
+        }
+    }
+
+    /// The key registered on disk for `address` right now, if any.
+    fn on_disk(&self, address: Ipv6Addr) -> Option<Vec<u8>> {
+        let dir = self.dir.as_ref()?;
+        let path = registry::endpoints_dir(dir).join(registry::file_name(address));
+        registry::spki_from_pem(&std::fs::read(path).ok()?).ok()
+    }
+
+    pub fn replace(&self, map: HashMap<Ipv6Addr, Vec<u8>>) {
+        if let Ok(mut m) = self.map.write() {
+            *m = map;
+        }
+    }
+}
+
+impl ClientCheck for Registered {
+    fn check(&self, address: Ipv6Addr, spki: &[u8]) -> Result<(), Refusal> {
+        if let Some(fresh) = self.on_disk(address).filter(|k| k.as_slice() == spki) {
+            if let Ok(mut m) = self.map.write() {
+                m.insert(address, fresh);
+            }
+            return Ok(());
+        }
+        let map = self.map.read().map_err(|_| Refusal::NotRegistered)?;
+        match map.get(&address) {
+            Some(key) if key.as_slice() == spki => Ok(()),
+            Some(_) => Err(Refusal::KeyMismatch),
+            None if map.values().any(|k| k.as_slice() == spki) => Err(Refusal::NotRegistered),
+            None => Err(Refusal::UnknownKey),
+        }
+    }
+}
+
+/// The TLS server configuration from `DIR/server.crt.pem` and `DIR/server.key.pem`.
+pub fn server_config(
+    dir: &Path,
+    clients: Arc<Registered>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let cert_path = dir.join(provision::SERVER_CERT);
+    let key_path = dir.join(provision::SERVER_KEY);
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("{}: {e}", cert_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .map_err(|e| format!("{}: {e}", key_path.display()))?;
+    tls::server_config(chain, key, clients).map_err(|e| format!("{}: {e}", cert_path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_for_its_case() {
+        let (a, b, c): (Ipv6Addr, Ipv6Addr, Ipv6Addr) = (
+            "fd00::a".parse().unwrap(),
+            "fd00::b".parse().unwrap(),
+            "fd00::c".parse().unwrap(),
+        );
+        let r = Registered::default();
+        r.replace(HashMap::from([(a, vec![1]), (b, vec![2])]));
+        assert_eq!(r.check(a, &[1]), Ok(()));
+        assert_eq!(r.check(a, &[2]), Err(Refusal::KeyMismatch));
+        assert_eq!(r.check(c, &[2]), Err(Refusal::NotRegistered));
+        assert_eq!(r.check(c, &[3]), Err(Refusal::UnknownKey));
+    }
+}
