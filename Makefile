@@ -23,3 +23,9 @@ static:
 .PHONY: demo
 demo: setup static
 	scripts/demo $(STATIC_BIN)
+
+# Router forwarding throughput against one TLS stream, in one run (issue: enf-router).
+.PHONY: bench-router
+bench-router:
+	cargo build --release --bin enf-router --example router_forwarding
+	target/release/examples/router_forwarding

@@ -7,7 +7,7 @@
 
 use super::registry;
 use super::route::{route, Verdict};
-use super::session::{Close, Session};
+use super::session::{Close, Reading, Session};
 use super::slots::Slots;
 use crate::signals::{self, sys};
 use mio::net::TcpListener;
@@ -43,6 +43,9 @@ struct Router {
     /// Received packets waiting to be queued to their sessions: (session, start, len) in `scratch`.
     scratch: Vec<u8>,
     deliveries: Vec<(usize, usize, usize)>,
+    /// Sessions whose read stopped at its budget: read again before waiting for events
+    /// (edge-triggered readiness will not tell us twice).
+    unread: Vec<usize>,
 }
 
 /// Serves DIR on `listen` until SIGTERM or SIGINT; returns the exit code.
@@ -96,12 +99,16 @@ fn serve(dir: &Path, listen: &[SocketAddr]) -> Result<(), String> {
         state_dirty: true,
         scratch: Vec::new(),
         deliveries: Vec::new(),
+        unread: Vec::new(),
     };
     r.write_state();
     let mut events = Events::with_capacity(1024);
     let mut next_tick = Instant::now() + TICK;
     loop {
-        let timeout = next_tick.saturating_duration_since(Instant::now());
+        let timeout = match r.unread.is_empty() {
+            true => next_tick.saturating_duration_since(Instant::now()),
+            false => Duration::ZERO,
+        };
         if let Err(e) = r.poll.poll(&mut events, Some(timeout)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(format!("event loop failed: {e}"));
@@ -139,6 +146,9 @@ fn serve(dir: &Path, listen: &[SocketAddr]) -> Result<(), String> {
                 }
                 _ => {}
             }
+        }
+        for key in std::mem::take(&mut r.unread) {
+            r.readable(key, now);
         }
         if now >= next_tick {
             r.tick(now);
@@ -209,7 +219,12 @@ impl Router {
         }
         self.deliver();
         match result {
-            Ok(()) => self.flush(key),
+            Ok(reading) => {
+                if reading == Reading::More && !self.unread.contains(&key) {
+                    self.unread.push(key);
+                }
+                self.flush(key)
+            }
             Err(Close(why)) => self.close(key, &why),
         }
     }

@@ -44,6 +44,16 @@ impl std::fmt::Display for Stats {
     }
 }
 
+/// How much one session may read before the router delivers and serves others.
+const READ_BUDGET_BYTES: usize = 64 * 1024;
+
+/// Whether a read stopped because the socket is empty or because its budget ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Drained,
+    More,
+}
+
 /// Why a session ends; the text goes into the session-end log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Close(pub String);
@@ -96,11 +106,18 @@ impl Session {
         &mut self,
         now: Instant,
         mut packet: impl FnMut(&mut Stats, Ipv6Addr, &[u8]),
-    ) -> Result<(), Close> {
+    ) -> Result<Reading, Close> {
+        let mut budget = READ_BUDGET_BYTES;
         loop {
+            if budget == 0 {
+                // A fast sender must not starve the others, nor fill the router between two
+                // deliveries: stop here and come back on the next turn of the loop.
+                return Ok(Reading::More);
+            }
             match self.tls.read_tls(&mut self.sock) {
                 Ok(0) => return Err(Close("peer closed the connection".into())),
-                Ok(_) => {
+                Ok(n) => {
+                    budget = budget.saturating_sub(n);
                     self.last_rx = now;
                     self.tls
                         .process_new_packets()
@@ -112,7 +129,7 @@ impl Session {
                         self.take_plaintext(from, &mut packet)?;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Reading::Drained),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Close(format!("read failed: {e}"))),
             }
