@@ -223,3 +223,19 @@ fn sigterm_closes_sessions_cleanly_and_exits_zero() {
         "close_notify, not a reset: {err}"
     );
 }
+
+#[test]
+fn a_second_session_for_an_address_replaces_the_first_and_sigusr1_reports_counters() {
+    let r = Router::start();
+    let da = r.endpoint(A);
+    let mut first = EnfClient::connect(&da, r.addr).expect("first");
+    first.heartbeat().expect("heartbeat");
+    let mut second = EnfClient::connect(&da, r.addr).expect("second");
+    second.heartbeat().expect("the new session works");
+    r.wait_log(&format!("session end {A}"), Duration::from_secs(5));
+    assert!(r.log().contains("replaced by a new session"), "{}", r.log());
+    assert!(first.recv().is_err(), "the old session must be closed");
+    r.signal(libc::SIGUSR1);
+    r.wait_log("1 sessions, 1 routed addresses", Duration::from_secs(5));
+    r.wait_log(&format!("session {A} from"), Duration::from_secs(5));
+}
