@@ -14,3 +14,4 @@ pub mod router;
 pub mod signals;
 pub mod supervisor;
 pub mod tls;
+pub mod tunnel;
