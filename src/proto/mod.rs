@@ -5,4 +5,5 @@
 
 pub mod frame;
 pub mod heartbeat;
+pub mod outq;
 pub mod packet;

@@ -6,7 +6,6 @@
 
 pub mod check;
 pub mod command;
-pub mod outq;
 pub mod provision;
 pub mod registry;
 pub mod route;

@@ -5,7 +5,7 @@
 //! TLS until the socket would block, process, then take all plaintext; writing hands rustls only
 //! whole frames (see `outq`) and stops when the socket is full.
 
-use super::outq::OutQueue;
+use crate::proto::outq::OutQueue;
 use crate::proto::frame::Decoder;
 use mio::net::TcpStream;
 use rustls::ServerConnection;

@@ -1,11 +1,11 @@
-//! A session's outgoing frames, handed to rustls in writes of whole frames only.
+//! Outgoing frames (router sessions and the tunnel), handed to rustls as whole frames only.
 //!
 //! Frames queue here as encoded bytes. `next_batch` gives out up to 16 KiB of whole frames at a
 //! time, so that each rustls write becomes exactly one TLS record and no frame is ever split
 //! across records (the reference's test server breaks on that). The queue is bounded: a receiver
 //! that cannot keep up loses packets (counted), the router does not grow.
 
-use crate::proto::frame;
+use super::frame;
 
 /// One TLS record's worth of plaintext.
 pub const RECORD_BYTES: usize = 16 * 1024;
