@@ -8,4 +8,5 @@ pub mod backoff;
 pub mod heartbeat;
 pub mod netcfg;
 pub mod netlink;
+pub mod sock;
 pub mod tun;
