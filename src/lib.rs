@@ -12,6 +12,7 @@ pub mod logging;
 pub mod proto;
 pub mod router;
 pub mod signals;
+pub mod status;
 pub mod supervisor;
 pub mod tls;
 pub mod tunnel;
