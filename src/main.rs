@@ -28,9 +28,8 @@ fn main() {
             0
         }
         Ok(Invocation::Config(rest)) => config::command::run(&rest),
-        Ok(Invocation::Status { .. }) => {
-            eprintln!("enf-init: error: status: this build has no tunnel, so there is no tunnel status to report");
-            1
+        Ok(Invocation::Status { json, status_file }) => {
+            enf_init::status::command(json, status_file.as_deref())
         }
         Ok(Invocation::Run(opts)) => match blocked {
             Err(e) => {
