@@ -5,7 +5,7 @@
 
 use enf_init::cli::{self, Invocation, Options};
 use enf_init::supervisor::{self, caps, machine::Policy, spawn, user};
-use enf_init::{config, exit, hooks, identity, logging, signals};
+use enf_init::{config, exit, hooks, identity, logging, signals, tunnel};
 use std::ffi::OsString;
 
 fn main() {
@@ -68,25 +68,15 @@ fn init(opts: Options) -> u8 {
         );
         return exit::TUNNEL_UNAVAILABLE;
     }
-    if opts.tunnel {
-        let env = |k: &str| std::env::var(k).ok();
-        let path = config::locate(opts.config.as_deref(), &env);
-        let cfg = match config::load(&path, &env) {
-            Ok(c) => c,
-            Err(e) => {
-                log::error!("{e}");
-                return exit::CONFIG;
-            }
-        };
-        if let Err(e) = identity::load(&cfg) {
-            log::error!("{e}");
-            return exit::CREDENTIALS;
-        }
-        log::error!(
-            "the ENF tunnel is not part of this build yet; run with --no-tunnel (ENF_TUNNEL=off) \
-             for a plain init"
-        );
-        return exit::TUNNEL_UNAVAILABLE;
+    let tunnel = match opts.tunnel.then(|| bring_up(&opts)).transpose() {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    // Hooks and the service learn where they are on the ENF.
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    if let Some(t) = &tunnel {
+        env.push(("ENF_ADDRESS".into(), t.settings.address.to_string().into()));
+        env.push(("ENF_IFACE".into(), t.tun.name().into()));
     }
     let hooks = match hooks::list(&opts.hooks_dir) {
         Ok(h) => h,
@@ -111,11 +101,14 @@ fn init(opts: Options) -> u8 {
             stop_timeout: opts.stop_timeout,
             stop_signal: opts.stop_signal,
             hook_timeout: opts.hook_timeout,
+            wait_for_tunnel: tunnel.is_some(),
+            ready_timeout: opts.ready_timeout,
         },
         hooks,
         service,
-        env: std::env::vars_os().collect(),
+        env,
         pid1,
+        tunnel,
     };
     match supervisor::run(setup) {
         Ok(code) => code,
@@ -124,6 +117,76 @@ fn init(opts: Options) -> u8 {
             exit::OS_ERROR
         }
     }
+}
+
+/// Before the tunnel thread starts: configuration, credentials, the device and its address and
+/// routes. Each failure is one line and its exit code.
+fn bring_up(opts: &Options) -> Result<supervisor::TunnelSetup, u8> {
+    let env = |k: &str| std::env::var(k).ok();
+    let path = config::locate(opts.config.as_deref(), &env);
+    let cfg = config::load(&path, &env).map_err(|e| {
+        log::error!("{e}");
+        exit::CONFIG
+    })?;
+    let id = identity::load(&cfg).map_err(|e| {
+        log::error!("{e}");
+        exit::CREDENTIALS
+    })?;
+    if let Some(ip_file) = &cfg.identity.ip_file {
+        if let Err(e) = std::fs::write(ip_file, format!("{}\n", id.address)) {
+            log::warn!(
+                "{}: cannot write the address (identity.ip_file): {e}",
+                ip_file.display()
+            );
+        }
+    }
+    if tunnel::netcfg::ipv6_disabled() {
+        log::error!(
+            "IPv6 is disabled in this container: run it with --sysctl net.ipv6.conf.all.disable_ipv6=0"
+        );
+        return Err(exit::TUNNEL_UNAVAILABLE);
+    }
+    let tun = tunnel::tun::Tun::open(&cfg.tun.dev_node, &cfg.tun.dev).map_err(|e| {
+        log::error!("{e}");
+        exit::TUNNEL_UNAVAILABLE
+    })?;
+    let server_is_ipv6 = cfg
+        .remote
+        .hosts
+        .iter()
+        .any(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
+    let plan = tunnel::netcfg::Plan {
+        ifname: tun.name().to_string(),
+        address: id.address,
+        mtu: 1280,
+        prefixes: cfg.route.prefixes.clone(),
+        fwmark: cfg.route.fwmark,
+        table: cfg.route.table,
+        server_is_ipv6,
+        trusted_interfaces: cfg.route.trusted_interfaces.clone(),
+    };
+    let applied = if cfg.tun.ip_set {
+        tunnel::netcfg::configure(&plan).map_err(|e| {
+            log::error!("{e}");
+            exit::TUNNEL_UNAVAILABLE
+        })?
+    } else {
+        tunnel::netcfg::Applied {
+            fwmark: cfg.route.fwmark,
+        }
+    };
+    let settings = tunnel::Settings {
+        config: path,
+        env: std::env::vars()
+            .filter(|(k, _)| k.starts_with("ENF_"))
+            .collect(),
+        address: id.address,
+        allow_ipv4: cfg.route.allow_ipv4,
+        fwmark: applied.fwmark,
+        iface: tun.name().to_string(),
+        status_file: opts.status_file.clone(),
+    };
+    Ok(supervisor::TunnelSetup { settings, tun })
 }
 
 /// Extra variables for the service (HOME of `--user`); the hooks' environment is added later.

@@ -5,8 +5,8 @@
 //! TLS until the socket would block, process, then take all plaintext; writing hands rustls only
 //! whole frames (see `outq`) and stops when the socket is full.
 
-use crate::proto::outq::OutQueue;
 use crate::proto::frame::Decoder;
+use crate::proto::outq::OutQueue;
 use mio::net::TcpStream;
 use rustls::ServerConnection;
 use std::collections::BTreeMap;

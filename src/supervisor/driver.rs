@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 const SIGNALS: Token = Token(0);
 const CAPTURE: Token = Token(1);
+const TUNNEL: Token = Token(2);
+/// How long the tunnel may take to say goodbye (close_notify) once everything else is gone.
+const TUNNEL_CLOSE: Duration = Duration::from_millis(300);
 /// The reaping safety net: a lost wake-up costs at most this long.
 const TICK: Duration = Duration::from_secs(1);
 /// What a sourced hook may export, at most; more is a broken hook, not an environment.
@@ -32,6 +35,24 @@ pub struct Setup {
     /// The environment hooks start with.
     pub env: Vec<(OsString, OsString)>,
     pub pid1: bool,
+    /// The tunnel to run, `None` with `--no-tunnel`.
+    pub tunnel: Option<TunnelSetup>,
+}
+
+/// The tunnel's settings and its device. The supervisor keeps the device open for as long as it
+/// runs, so the address, routes and the service's sockets outlive any tunnel thread.
+pub struct TunnelSetup {
+    pub settings: crate::tunnel::Settings,
+    pub tun: crate::tunnel::tun::Tun,
+}
+
+/// The tunnel thread and how to reach it.
+struct TunnelLink {
+    setup: TunnelSetup,
+    handle: Option<crate::tunnel::Handle>,
+    events: std::sync::mpsc::Receiver<crate::tunnel::Event>,
+    sender: std::sync::mpsc::Sender<crate::tunnel::Event>,
+    waker: std::sync::Arc<mio::Waker>,
 }
 
 /// The hook that is running now.
@@ -54,6 +75,7 @@ struct Driver {
     policy: Policy,
     killing: bool,
     exit: Option<u8>,
+    tunnel: Option<TunnelLink>,
 }
 
 /// Runs the supervisor until nothing is left; returns the exit code.
@@ -65,7 +87,23 @@ pub fn run(setup: Setup) -> io::Result<u8> {
         SIGNALS,
         Interest::READABLE,
     )?;
-    let (machine, first) = Machine::new(setup.policy);
+    let (machine, first) = Machine::new(setup.policy, Instant::now());
+    let tunnel = match setup.tunnel {
+        Some(t) => {
+            let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), TUNNEL)?);
+            let (sender, events) = std::sync::mpsc::channel();
+            let mut link = TunnelLink {
+                setup: t,
+                handle: None,
+                events,
+                sender,
+                waker,
+            };
+            start_tunnel(&mut link)?;
+            Some(link)
+        }
+        None => None,
+    };
     let mut d = Driver {
         machine,
         poll,
@@ -79,6 +117,7 @@ pub fn run(setup: Setup) -> io::Result<u8> {
         policy: setup.policy,
         killing: false,
         exit: None,
+        tunnel,
     };
     d.act(first);
     d.settle();
@@ -98,6 +137,7 @@ pub fn run(setup: Setup) -> io::Result<u8> {
             match ev.token() {
                 SIGNALS => d.drain_signals(sigfd.as_raw_fd())?,
                 CAPTURE => d.read_capture(),
+                TUNNEL => d.tunnel_events(),
                 _ => {}
             }
         }
@@ -105,7 +145,26 @@ pub fn run(setup: Setup) -> io::Result<u8> {
         d.process();
         d.settle();
     }
+    // The tunnel closes last, after the service and its stragglers are gone.
+    if let Some(mut t) = d.tunnel.take() {
+        if let Some(h) = t.handle.take() {
+            h.stop(TUNNEL_CLOSE);
+        }
+        crate::tunnel::write_stopped(&t.setup.settings);
+    }
     Ok(d.exit.unwrap_or(crate::exit::INTERNAL))
+}
+
+fn start_tunnel(link: &mut TunnelLink) -> io::Result<()> {
+    let tun = link.setup.tun.try_clone()?;
+    let handle = crate::tunnel::spawn(
+        link.setup.settings.clone(),
+        tun,
+        link.sender.clone(),
+        link.waker.clone(),
+    )?;
+    link.handle = Some(handle);
+    Ok(())
 }
 
 impl Driver {
@@ -123,6 +182,30 @@ impl Driver {
         }
         self.process();
         Ok(())
+    }
+
+    fn tunnel_events(&mut self) {
+        let Some(link) = self.tunnel.as_mut() else {
+            return;
+        };
+        let mut restart = false;
+        while let Ok(ev) = link.events.try_recv() {
+            match ev {
+                crate::tunnel::Event::Up => self.queue.push_back(Event::TunnelUp),
+                crate::tunnel::Event::Down(_) => self.queue.push_back(Event::TunnelDown),
+                crate::tunnel::Event::Crashed(why) => {
+                    log::error!("{why}; starting the tunnel again (the service keeps running)");
+                    restart = true;
+                }
+            }
+        }
+        if restart {
+            link.handle = None;
+            if let Err(e) = start_tunnel(link) {
+                log::error!("cannot start the tunnel again: {e}");
+            }
+        }
+        self.process();
     }
 
     /// Reaps until nothing more has exited, feeding each exit to the machine.
@@ -224,6 +307,11 @@ impl Driver {
                     let secs = self.policy.hook_timeout.unwrap_or_default().as_secs_f64();
                     log::error!("hook {name} still running after {secs:.1}s (--hook-timeout): killed; not starting the service");
                     let _ = sys::kill(-pid, libc::SIGKILL);
+                }
+                Action::ReadyTimedOut => {
+                    log::error!(
+                        "the tunnel was not ready within --ready-timeout; starting nothing"
+                    );
                 }
                 Action::ServiceExited { status } => {
                     log::info!("service exited with {status}");

@@ -53,6 +53,10 @@ pub enum Event {
     NoChildren,
     /// The clock moved (a timer may be due).
     Tick,
+    /// The tunnel is ready: IPv6 over the ENF is routable.
+    TunnelUp,
+    /// The tunnel lost its session (it reconnects by itself).
+    TunnelDown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +77,8 @@ pub enum Action {
     StepTimedOut { pid: i32 },
     /// The service ended on its own or after a stop signal.
     ServiceExited { status: Status },
+    /// `--ready-timeout` ran out before the tunnel was ready; start-up ends.
+    ReadyTimedOut,
     /// Nothing is left: exit with this code.
     Exit(u8),
 }
@@ -83,10 +89,18 @@ pub struct Policy {
     pub stop_timeout: Duration,
     pub stop_signal: Option<i32>,
     pub hook_timeout: Option<Duration>,
+    /// Start nothing until `TunnelUp` (false with `--no-tunnel`).
+    pub wait_for_tunnel: bool,
+    /// With `wait_for_tunnel`: give up after this long.
+    pub ready_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Waiting for the tunnel before anything starts, until the ready deadline if any.
+    Waiting {
+        ready_by: Option<Instant>,
+    },
     Starting {
         step: Option<(i32, Option<Instant>)>,
     },
@@ -108,18 +122,23 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// A machine at the start of start-up; the first action is always `StartNext`.
-    pub fn new(policy: Policy) -> (Machine, Vec<Action>) {
-        let m = Machine {
-            policy,
-            phase: Phase::Starting { step: None },
-        };
-        (m, vec![Action::StartNext])
+    /// A machine at the start of start-up: it starts the first step at once, or when the
+    /// tunnel is up.
+    pub fn new(policy: Policy, now: Instant) -> (Machine, Vec<Action>) {
+        if policy.wait_for_tunnel {
+            let ready_by = policy.ready_timeout.map(|t| now + t);
+            let phase = Phase::Waiting { ready_by };
+            (Machine { policy, phase }, vec![])
+        } else {
+            let phase = Phase::Starting { step: None };
+            (Machine { policy, phase }, vec![Action::StartNext])
+        }
     }
 
     /// The next instant at which `Tick` must be delivered, if any.
     pub fn deadline(&self) -> Option<Instant> {
         match self.phase {
+            Phase::Waiting { ready_by } => ready_by,
             Phase::Starting {
                 step: Some((_, deadline)),
             } => deadline,
@@ -139,6 +158,20 @@ impl Machine {
     pub fn on(&mut self, event: Event, now: Instant) -> Vec<Action> {
         match (self.phase, event) {
             (Phase::Done, _) => vec![],
+
+            // Waiting for the tunnel: nothing runs yet.
+            (Phase::Waiting { .. }, Event::TunnelUp) => {
+                self.phase = Phase::Starting { step: None };
+                vec![Action::StartNext]
+            }
+            (Phase::Waiting { ready_by: Some(d) }, Event::Tick) if now >= d => {
+                let mut acts = vec![Action::ReadyTimedOut];
+                acts.extend(self.stop(now, None, Some(crate::exit::READY_TIMEOUT)));
+                acts
+            }
+            (Phase::Waiting { .. }, Event::Signal(sig)) if crate::signals::is_stop(sig) => {
+                self.stop(now, None, Some(crate::exit::for_signal(sig)))
+            }
 
             // Start-up: one step at a time.
             (Phase::Starting { .. }, Event::StepStarted { pid }) => {

@@ -10,13 +10,15 @@ fn policy() -> Policy {
         stop_timeout: Duration::from_secs(8),
         stop_signal: None,
         hook_timeout: None,
+        wait_for_tunnel: false,
+        ready_timeout: None,
     }
 }
 
 /// A machine with the service running, and the clock it started at.
 fn running(policy: Policy) -> (Machine, Instant) {
     let t0 = Instant::now();
-    let (mut m, first) = Machine::new(policy);
+    let (mut m, first) = Machine::new(policy, t0);
     assert_eq!(first, vec![StartNext]);
     assert_eq!(m.on(Event::Started { service: Some(SVC) }, t0), vec![]);
     (m, t0)
@@ -171,7 +173,7 @@ fn orphans_are_reaped_without_effect_while_running() {
 #[test]
 fn hooks_run_one_after_another_then_the_service() {
     let t0 = Instant::now();
-    let (mut m, _) = Machine::new(policy());
+    let (mut m, _) = Machine::new(policy(), t0);
     m.on(Event::StepStarted { pid: 10 }, t0);
     assert_eq!(
         m.on(
@@ -210,7 +212,7 @@ fn hooks_run_one_after_another_then_the_service() {
 #[test]
 fn a_failing_hook_ends_start_up_with_the_hook_code() {
     let t0 = Instant::now();
-    let (mut m, _) = Machine::new(policy());
+    let (mut m, _) = Machine::new(policy(), t0);
     m.on(Event::StepStarted { pid: 10 }, t0);
     let status = Status::Code(2);
     assert_eq!(
@@ -229,10 +231,13 @@ fn a_failing_hook_ends_start_up_with_the_hook_code() {
 #[test]
 fn a_hook_that_outlives_its_timeout_is_killed() {
     let t0 = Instant::now();
-    let (mut m, _) = Machine::new(Policy {
-        hook_timeout: Some(Duration::from_secs(5)),
-        ..policy()
-    });
+    let (mut m, _) = Machine::new(
+        Policy {
+            hook_timeout: Some(Duration::from_secs(5)),
+            ..policy()
+        },
+        t0,
+    );
     m.on(Event::StepStarted { pid: 10 }, t0);
     assert_eq!(m.deadline(), Some(t0 + Duration::from_secs(5)));
     assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(4)), vec![]);
@@ -256,7 +261,7 @@ fn a_hook_that_outlives_its_timeout_is_killed() {
 #[test]
 fn a_stop_during_start_up_starts_nothing_and_exits_with_the_signal() {
     let t0 = Instant::now();
-    let (mut m, _) = Machine::new(policy());
+    let (mut m, _) = Machine::new(policy(), t0);
     m.on(Event::StepStarted { pid: 10 }, t0);
     assert_eq!(
         m.on(Event::Signal(libc::SIGTERM), t0),
@@ -275,7 +280,7 @@ fn a_stop_during_start_up_starts_nothing_and_exits_with_the_signal() {
     );
     assert_eq!(m.on(Event::NoChildren, t0), vec![Exit(143)]);
     // Non-stop signals before the service exists go nowhere.
-    let (mut m, _) = Machine::new(policy());
+    let (mut m, _) = Machine::new(policy(), t0);
     assert_eq!(
         m.on(Event::Signal(libc::SIGHUP), t0),
         vec![Unforwarded { sig: libc::SIGHUP }]
@@ -285,7 +290,7 @@ fn a_stop_during_start_up_starts_nothing_and_exits_with_the_signal() {
 #[test]
 fn a_service_that_cannot_start_exits_with_the_start_code() {
     let t0 = Instant::now();
-    let (mut m, _) = Machine::new(policy());
+    let (mut m, _) = Machine::new(policy(), t0);
     assert_eq!(
         m.on(Event::StartFailed { code: 127 }, t0),
         vec![TerminateOthers { spare: None }]
@@ -296,7 +301,7 @@ fn a_service_that_cannot_start_exits_with_the_start_code() {
 #[test]
 fn init_only_stays_up_until_stopped_and_exits_zero() {
     let t0 = Instant::now();
-    let (mut m, _) = Machine::new(policy());
+    let (mut m, _) = Machine::new(policy(), t0);
     m.on(Event::Started { service: None }, t0);
     assert_eq!(m.on(Event::NoChildren, t0), vec![]);
     assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(3600)), vec![]);
@@ -322,4 +327,57 @@ fn statuses_map_to_shell_codes() {
     assert_eq!(Status::Signaled(9).exit_code(), 137);
     assert_eq!(Status::Signaled(64).exit_code(), 192);
     assert_eq!(Status::Signaled(15).to_string(), "signal SIGTERM");
+}
+
+fn tunnel_policy(ready_timeout: Option<Duration>) -> Policy {
+    Policy {
+        wait_for_tunnel: true,
+        ready_timeout,
+        ..policy()
+    }
+}
+
+#[test]
+fn nothing_starts_before_the_tunnel_is_up() {
+    let t0 = Instant::now();
+    let (mut m, first) = Machine::new(tunnel_policy(None), t0);
+    assert_eq!(first, vec![]);
+    assert_eq!(m.deadline(), None);
+    assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(3600)), vec![]);
+    assert_eq!(m.on(Event::TunnelDown, t0), vec![]);
+    assert_eq!(m.on(Event::TunnelUp, t0), vec![StartNext]);
+    // Later ups and downs do not restart anything: the service keeps running.
+    m.on(Event::Started { service: Some(SVC) }, t0);
+    assert_eq!(m.on(Event::TunnelDown, t0), vec![]);
+    assert_eq!(m.on(Event::TunnelUp, t0), vec![]);
+    assert_eq!(m.service(), Some(SVC));
+}
+
+#[test]
+fn ready_timeout_ends_start_up_with_its_own_code() {
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(tunnel_policy(Some(Duration::from_secs(5))), t0);
+    assert_eq!(m.deadline(), Some(t0 + Duration::from_secs(5)));
+    assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(4)), vec![]);
+    assert_eq!(
+        m.on(Event::Tick, t0 + Duration::from_secs(5)),
+        vec![ReadyTimedOut, TerminateOthers { spare: None }]
+    );
+    assert_eq!(m.on(Event::TunnelUp, t0 + Duration::from_secs(5)), vec![]);
+    assert_eq!(
+        m.on(Event::NoChildren, t0 + Duration::from_secs(5)),
+        vec![Exit(crate::exit::READY_TIMEOUT)]
+    );
+}
+
+#[test]
+fn a_stop_while_waiting_for_the_tunnel_exits_promptly_with_the_signal() {
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(tunnel_policy(None), t0);
+    assert_eq!(
+        m.on(Event::Signal(libc::SIGTERM), t0),
+        vec![TerminateOthers { spare: None }]
+    );
+    assert_eq!(m.on(Event::TunnelUp, t0), vec![]);
+    assert_eq!(m.on(Event::NoChildren, t0), vec![Exit(143)]);
 }

@@ -13,4 +13,4 @@ pub mod user;
 
 mod driver;
 
-pub use driver::{run, Setup};
+pub use driver::{run, Setup, TunnelSetup};

@@ -35,9 +35,19 @@ fn set(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) 
 /// Starts a non-blocking connect to `addr`; `fwmark` > 0 marks the socket (SO_MARK) so that the
 /// policy routing for `default` does not send the tunnel into itself.
 pub fn connect(addr: SocketAddr, fwmark: u32) -> io::Result<mio::net::TcpStream> {
-    let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: socket() has no memory preconditions; the fd is owned right after.
-    let raw = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    let raw = unsafe {
+        libc::socket(
+            domain,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
     check(raw)?;
     // SAFETY: `raw` is a fresh fd that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -45,8 +55,18 @@ pub fn connect(addr: SocketAddr, fwmark: u32) -> io::Result<mio::net::TcpStream>
         set(&fd, libc::SOL_SOCKET, libc::SO_MARK, fwmark as libc::c_int)?;
     }
     set(&fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
-    set(&fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, KEEPALIVE_IDLE_SECS)?;
-    set(&fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, KEEPALIVE_INTERVAL_SECS)?;
+    set(
+        &fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_KEEPIDLE,
+        KEEPALIVE_IDLE_SECS,
+    )?;
+    set(
+        &fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_KEEPINTVL,
+        KEEPALIVE_INTERVAL_SECS,
+    )?;
     set(&fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, KEEPALIVE_PROBES)?;
     set(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
     start_connect(&fd, addr)?;
@@ -60,7 +80,9 @@ fn start_connect(fd: &OwnedFd, addr: SocketAddr) -> io::Result<()> {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: a valid sockaddr_in and its exact size.
@@ -77,7 +99,9 @@ fn start_connect(fd: &OwnedFd, addr: SocketAddr) -> io::Result<()> {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: a.scope_id(),
             };
             // SAFETY: a valid sockaddr_in6 and its exact size.

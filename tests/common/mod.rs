@@ -167,6 +167,7 @@ pub fn run_pid1(args: &[&str]) -> Outcome {
     Pid1::start(args, &[]).finish(Duration::from_secs(30))
 }
 
+pub mod endpoint;
 pub mod enf_client;
 pub mod netns;
 pub mod router;

@@ -33,9 +33,10 @@ impl Netns {
     pub fn new() -> Netns {
         super::require_root();
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let id = (std::process::id() % 1000) * 16 + n % 16;
+        let id = (std::process::id() % 500) * 16 + n % 16;
         let name = format!("enft{id}");
-        // 198.18.0.0/16 holds 16384 /30s (198.19/16 is Docker's): the id picks one.
+        // 198.18.0.0/17 holds 8192 /30s (198.19/16 is Docker's; 198.18.128/17 is for links
+        // between namespaces): the id picks one.
         let base = id * 4;
         let (b3, b4) = ((base >> 8) & 0xff, base & 0xff);
         let host_ip = format!("198.18.{b3}.{}", b4 + 1);
@@ -74,6 +75,78 @@ impl Netns {
         ns.exec_ok(&["ip", "link", "set", &ns_if, "up"]);
         ns.exec_ok(&["ip", "link", "set", "lo", "up"]);
         ns
+    }
+
+    /// A new namespace linked to this one (not to ours) by a veth pair, with IPv4 addresses in
+    /// 198.18.128.0/17 and IPv6 underlay addresses in fdee::/16 on both ends. `host_ip` /
+    /// `host_ip6` are this namespace's ends, `ns_ip` / `ns_ip6` the child's.
+    pub fn child(&self) -> Netns {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let id = (std::process::id() % 500) * 16 + n % 16;
+        let name = format!("enfc{id}");
+        let base = 32768 + id * 4;
+        let (b3, b4) = ((base >> 8) & 0xff, base & 0xff);
+        let host_ip = format!("198.18.{b3}.{}", b4 + 1);
+        let ns_ip = format!("198.18.{b3}.{}", b4 + 2);
+        let (up_if, down_if) = (format!("cu{id}"), format!("cd{id}"));
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        ip(&["netns", "add", &name]);
+        let child = Netns {
+            name: name.clone(),
+            host_if: String::new(),
+            host_ip,
+            ns_ip,
+        };
+        self.exec_ok(&[
+            "ip", "link", "add", &up_if, "type", "veth", "peer", "name", &down_if,
+        ]);
+        self.exec_ok(&["ip", "link", "set", &down_if, "netns", &name]);
+        self.exec_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/30", child.host_ip),
+            "dev",
+            &up_if,
+        ]);
+        self.exec_ok(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("fdee:{id:x}::1/64"),
+            "dev",
+            &up_if,
+            "nodad",
+        ]);
+        self.exec_ok(&["ip", "link", "set", &up_if, "up"]);
+        child.exec_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/30", child.ns_ip),
+            "dev",
+            &down_if,
+        ]);
+        child.exec_ok(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("fdee:{id:x}::2/64"),
+            "dev",
+            &down_if,
+            "nodad",
+        ]);
+        child.exec_ok(&["ip", "link", "set", &down_if, "up"]);
+        child.exec_ok(&["ip", "link", "set", "lo", "up"]);
+        child
+    }
+
+    /// The IPv6 underlay address of a child's parent end, and of the child (see `child`).
+    pub fn ip6_pair(&self) -> Option<(String, String)> {
+        let id = self.name.strip_prefix("enfc")?.parse::<u32>().ok()?;
+        Some((format!("fdee:{id:x}::1"), format!("fdee:{id:x}::2")))
     }
 
     /// A command that runs inside the namespace.

@@ -73,7 +73,8 @@ impl Router {
                 "serve",
                 self.dir().to_str().expect("utf-8"),
                 "--listen",
-                &self.addr.to_string(),
+                // Every address in the namespace: endpoints also come in over child links.
+                &format!("[::]:{PORT}"),
             ])
             .env("ENF_LOG", "info")
             .stdout(Stdio::null())
@@ -94,11 +95,16 @@ impl Router {
 
     /// Provisions an endpoint with `--out` and returns its directory.
     pub fn endpoint(&self, address: &str) -> PathBuf {
+        self.endpoint_via(address, &self.addr.ip().to_string())
+    }
+
+    /// Provisions an endpoint that reaches the router at `host`.
+    pub fn endpoint_via(&self, address: &str, host: &str) -> PathBuf {
         let out = self
             .dir
             .path()
             .join(format!("ep-{}", address.replace(':', "_")));
-        let host = self.addr.ip().to_string();
+        let host = host.to_string();
         let port = PORT.to_string();
         router_ok(&[
             "add-endpoint",
