@@ -82,6 +82,7 @@ pub struct Engine {
     last_refresh: Instant,
     cred_stamp: Option<Vec<SystemTime>>,
     told_down: bool,
+    logged_causes: std::collections::HashSet<String>,
 }
 
 impl Engine {
@@ -113,6 +114,7 @@ impl Engine {
             last_refresh: now,
             cred_stamp: None,
             told_down: true,
+            logged_causes: Default::default(),
         })
     }
 
@@ -485,6 +487,7 @@ impl Engine {
         self.backoff_note_up();
         self.set_state(State::Up);
         self.told_down = false;
+        self.logged_causes.clear();
         self.send(Event::Up);
         true
     }
@@ -502,8 +505,11 @@ impl Engine {
 
     /// Logs a failure, tells the supervisor once, and waits before the next address or attempt.
     fn failed(&mut self, why: &str, now: Instant) -> Phase {
-        if self.stats.last_error.as_deref() != Some(why) {
+        // Each cause once (until the tunnel is up again); repeats go to debug.
+        if self.logged_causes.insert(why.to_string()) {
             log::warn!("{why}");
+        } else {
+            log::debug!("{why}");
         }
         self.stats.last_error = Some(why.to_string());
         if !self.told_down {
