@@ -197,3 +197,54 @@ fn replaced_credentials_are_used_at_the_next_connection() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_certificate_expiring_within_a_week_is_warned_about_and_shown_in_status() {
+    let r = Router::start();
+    let mut a = Endpoint::new(&r, A);
+    // Replace the endpoint's certificate by one valid for 3 more days, same address, new key.
+    let (key, cert) = (a.dir.join("enf0.key.pem"), a.dir.join("enf0.crt.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "3",
+        ])
+        .args([
+            "-subj",
+            &format!("/CN={A}"),
+            "-keyout",
+            common::router::utf8(&key),
+            "-out",
+            common::router::utf8(&cert),
+        ])
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::router::router_ok(&[
+        "add-endpoint",
+        common::router::utf8(&r.dir()),
+        A,
+        "--public-key",
+        common::router::utf8(&cert),
+    ]);
+    a.start(&[], &[]);
+    a.wait_log("tunnel up", Duration::from_secs(15));
+    let log = a.log();
+    assert!(
+        log.contains("client certificate expires on") && log.contains("days); renew it"),
+        "{log}"
+    );
+    let (_, json) = a.status(true);
+    assert!(json.contains("\"cert_not_after\""), "{json}");
+}

@@ -34,6 +34,8 @@ const REFRESH: Duration = Duration::from_secs(2);
 const HIGH_WATER_BYTES: usize = 256 * 1024;
 /// A tun read buffer: one packet (the MTU is 1280; a little more for safety).
 const PACKET_BUF_BYTES: usize = 2048;
+/// Warn this long before the client certificate expires.
+const EXPIRY_WARNING_SECS: i64 = 7 * 86_400;
 /// How long the close_notify may take at shutdown.
 const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
@@ -83,6 +85,7 @@ pub struct Engine {
     cred_stamp: Option<Vec<SystemTime>>,
     told_down: bool,
     logged_causes: std::collections::HashSet<String>,
+    expiry_warned: Option<i64>,
 }
 
 impl Engine {
@@ -115,6 +118,7 @@ impl Engine {
             cred_stamp: None,
             told_down: true,
             logged_causes: Default::default(),
+            expiry_warned: None,
         })
     }
 
@@ -297,6 +301,7 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         self.cred_stamp = stamps(&cfg);
         self.stats.cert_not_after = Some(id.not_after);
+        self.warn_if_expiring(&cfg, id.not_after);
         let mut targets = VecDeque::new();
         for host in &cfg.remote.hosts {
             match (host.as_str(), cfg.remote.port).to_socket_addrs() {
@@ -313,6 +318,25 @@ impl Engine {
         self.targets = targets;
         self.attempt = Some((tls, id, cfg));
         Ok(())
+    }
+
+    /// Says once (per certificate) when the client certificate expires within a week.
+    fn warn_if_expiring(&mut self, cfg: &config::Config, not_after: i64) {
+        let left = not_after.saturating_sub(crate::status::now_unix() as i64);
+        if left < EXPIRY_WARNING_SECS && self.expiry_warned != Some(not_after) {
+            self.expiry_warned = Some(not_after);
+            let file = cfg
+                .identity
+                .cert_file
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            log::warn!(
+                "{file}: client certificate expires on {} (in {} days); renew it",
+                identity::time::format(not_after),
+                left / 86_400
+            );
+        }
     }
 
     fn start_handshake(
