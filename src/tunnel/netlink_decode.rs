@@ -207,3 +207,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     b.get(at..at + 4)
         .map_or(0, |s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
 }
+
+#[cfg(test)]
+#[path = "netlink_decode_tests.rs"]
+mod tests;
