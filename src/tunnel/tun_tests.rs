@@ -84,9 +84,9 @@ fn error_texts() {
         (
             Error::SetIff {
                 name: name(),
-                source: io::Error::from_raw_os_error(libc::ENOMEM),
+                source: io::Error::from_raw_os_error(libc::ENOBUFS),
             },
-            "creating tun device enf0: Cannot allocate memory",
+            "creating tun device enf0: No buffer space available",
         ),
     ];
     for (e, want) in table {
