@@ -159,9 +159,9 @@ fn error_messages_are_one_line_naming_the_request() {
         (
             Error::Io {
                 what: "opening a netlink socket".into(),
-                source: io::Error::from_raw_os_error(libc::EMFILE),
+                source: io::Error::from_raw_os_error(libc::ENOBUFS),
             },
-            "opening a netlink socket: Too many open files",
+            "opening a netlink socket: No buffer space available",
         ),
     ];
     for (e, want) in table {

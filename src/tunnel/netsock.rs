@@ -123,8 +123,8 @@ fn netlink_socket() -> io::Result<OwnedFd> {
 
 fn set_timeout(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
     let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        tv_sec: timeout.as_secs() as _,
+        tv_usec: timeout.subsec_micros() as _,
     };
     setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
 }
@@ -171,7 +171,8 @@ fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
                 continue;
             }
             if e.kind() == io::ErrorKind::WouldBlock {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in 5 s"));
+                let why = format!("no answer within {REPLY_TIMEOUT:?}");
+                return Err(io::Error::new(io::ErrorKind::TimedOut, why));
             }
             return Err(e);
         }
