@@ -150,11 +150,12 @@ fn bring_up(opts: &Options) -> Result<supervisor::TunnelSetup, u8> {
         log::error!("{e}");
         exit::TUNNEL_UNAVAILABLE
     })?;
+    // A host name may resolve to IPv6: only an IPv4 literal is surely not captured by `default`.
     let server_is_ipv6 = cfg
         .remote
         .hosts
         .iter()
-        .any(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
+        .any(|h| h.parse::<std::net::Ipv4Addr>().is_err());
     let plan = tunnel::netcfg::Plan {
         ifname: tun.name().to_string(),
         address: id.address,

@@ -173,7 +173,7 @@ fn an_unknown_registration_is_refused_clearly_and_retried_with_back_off() {
         .count();
     let attempts = log.matches("next attempt in").count();
     assert!(
-        warned >= 1 && warned <= 3 && attempts > warned,
+        (1..=3).contains(&warned) && attempts > warned,
         "{warned} warnings, {attempts} attempts:\n{log}"
     );
 }

@@ -174,6 +174,8 @@ impl Router {
                 }
             };
             let _ = sock.set_nodelay(true);
+            // An IPv4 peer on the dual-stack socket reads as 1.2.3.4, not [::ffff:1.2.3.4].
+            let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
             let tls = match rustls::ServerConnection::new(self.config.clone()) {
                 Ok(t) => t,
                 Err(e) => {
@@ -280,7 +282,7 @@ impl Router {
                     Interest::READABLE
                 };
                 let _ = self.poll.registry().reregister(
-                    &mut s.sock,
+                    &mut s.link.sock,
                     Token(FIRST_SESSION + key),
                     interest,
                 );
@@ -295,7 +297,7 @@ impl Router {
             return;
         };
         s.close_notify();
-        let _ = self.poll.registry().deregister(&mut s.sock);
+        let _ = self.poll.registry().deregister(&mut s.link.sock);
         match s.addr {
             Some(addr) => {
                 if self.routes.get(&addr) == Some(&key) {

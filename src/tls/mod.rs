@@ -12,6 +12,7 @@
 pub mod chain;
 pub mod client;
 pub mod ext;
+pub mod framed;
 pub mod server;
 pub mod sigcheck;
 

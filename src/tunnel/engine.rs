@@ -7,7 +7,7 @@
 
 use super::backoff::Backoff;
 use super::heartbeat::{Action as Beat, Heartbeat};
-use super::link::{Broken, Link, Reading};
+use super::link::{Broken, Link, Reading, READ_BUDGET_BYTES};
 use super::{sock, tun::Tun, Command, Event, Settings};
 use crate::proto::{heartbeat, packet};
 use crate::status::State;
@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,6 +34,8 @@ const REFRESH: Duration = Duration::from_secs(2);
 const HIGH_WATER_BYTES: usize = 256 * 1024;
 /// A tun read buffer: one packet (the MTU is 1280; a little more for safety).
 const PACKET_BUF_BYTES: usize = 2048;
+/// How soon to look again at an address that is not usable yet.
+const READY_RECHECK: Duration = Duration::from_millis(20);
 /// Warn this long before the client certificate expires.
 const EXPIRY_WARNING_SECS: i64 = 7 * 86_400;
 /// How long the close_notify may take at shutdown.
@@ -137,13 +139,12 @@ impl Engine {
             for ev in events.iter() {
                 match ev.token() {
                     WAKE => {
-                        while let Ok(cmd) = self.commands.try_recv() {
-                            match cmd {
-                                Command::Stop => {
-                                    self.shutdown();
-                                    return Ok(());
-                                }
-                            }
+                        // Stop, or the supervisor is gone: either way the tunnel ends here.
+                        if let Ok(Command::Stop) | Err(TryRecvError::Disconnected) =
+                            self.commands.try_recv()
+                        {
+                            self.shutdown();
+                            return Ok(());
                         }
                     }
                     TUN => self.tun_ready = true,
@@ -167,6 +168,16 @@ impl Engine {
             Phase::Connecting { deadline, .. } | Phase::Handshaking { deadline, .. } => *deadline,
             Phase::Up { beat, .. } => beat.next_deadline(),
         };
+        // The first reply came but the address is not usable yet (the kernel adds its local
+        // route a moment after the address): look again shortly.
+        if let Phase::Up {
+            beat, ready: false, ..
+        } = &self.phase
+        {
+            if beat.answered() {
+                return (now + READY_RECHECK).min(refresh);
+            }
+        }
         // Packets wait in the tun and the send queue has room: no sleeping.
         let busy = matches!(&self.phase, Phase::Up { link, .. } if self.tun_ready && link.out.len() < HIGH_WATER_BYTES);
         if busy {
@@ -371,7 +382,7 @@ impl Engine {
 
     fn handshake_io(&mut self, link: &mut Link) -> Result<(), Broken> {
         link.flush()?;
-        link.read(|_| {})?;
+        link.read(READ_BUDGET_BYTES, |_, _| {})?;
         link.flush()?;
         Ok(())
     }
@@ -402,7 +413,7 @@ impl Engine {
         let (tun, stats) = (&self.tun, &mut self.stats);
         let mut got_any = false;
         let mut replied = false;
-        let reading = link.read(|p| {
+        let reading = link.read(READ_BUDGET_BYTES, |_, p| {
             got_any = true;
             if heartbeat::is_reply(p, ours) {
                 replied = true;
