@@ -22,7 +22,8 @@ static:
 
 .PHONY: demo
 demo: setup static
-	scripts/demo $(STATIC_BIN)
+	cargo build --release --target $(MUSL_TARGET) --bin enf-router
+	scripts/demo target/$(MUSL_TARGET)/release
 
 # Router forwarding throughput against one TLS stream, in one run (issue: enf-router).
 .PHONY: bench-router
