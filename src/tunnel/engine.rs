@@ -8,6 +8,7 @@
 use super::backoff::Backoff;
 use super::heartbeat::{Action as Beat, Heartbeat};
 use super::link::{Broken, Link, Reading, READ_BUDGET_BYTES};
+use super::retry::Retry;
 use super::{sock, tun::Tun, Command, Event, Settings};
 use crate::proto::{heartbeat, packet};
 use crate::status::State;
@@ -79,14 +80,12 @@ pub struct Engine {
         identity::Identity,
         config::Config,
     )>,
-    backoff: Backoff,
-    rng: u64,
+    retry: Retry,
     pub stats: super::Stats,
     tun_ready: bool,
     last_refresh: Instant,
     cred_stamp: Option<Vec<SystemTime>>,
-    told_down: bool,
-    logged_causes: std::collections::HashSet<String>,
+
     expiry_warned: Option<i64>,
 }
 
@@ -112,14 +111,15 @@ impl Engine {
             phase: Phase::Waiting { until: now },
             targets: VecDeque::new(),
             attempt: None,
-            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
-            rng: super::backoff::jitter_seed(),
+            retry: Retry::new(
+                Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
+                super::backoff::jitter_seed(),
+            ),
             stats: super::Stats::default(),
             tun_ready: true,
             last_refresh: now,
             cred_stamp: None,
-            told_down: true,
-            logged_causes: Default::default(),
+
             expiry_warned: None,
         })
     }
@@ -260,7 +260,7 @@ impl Engine {
                 }
                 Err(Broken(why)) => {
                     let _ = self.poll.registry().deregister(&mut link.sock);
-                    self.backoff.session_ended(now.duration_since(since));
+                    self.retry.session_ended(now.duration_since(since));
                     self.stats.connected_since = None;
                     self.failed(&format!("session with {server} lost: {why}"), now)
                 }
@@ -519,15 +519,14 @@ impl Engine {
                 return false;
             }
         }
-        self.backoff_note_up();
+        self.log_up();
         self.set_state(State::Up);
-        self.told_down = false;
-        self.logged_causes.clear();
+        self.retry.up();
         self.send(Event::Up);
         true
     }
 
-    fn backoff_note_up(&mut self) {
+    fn log_up(&self) {
         if let Some(rtt) = self.stats.heartbeat_rtt {
             log::info!(
                 "tunnel up: {} on {}, heartbeat {:.1} ms",
@@ -540,28 +539,22 @@ impl Engine {
 
     /// Logs a failure, tells the supervisor once, and waits before the next address or attempt.
     fn failed(&mut self, why: &str, now: Instant) -> Phase {
-        // Each cause once (until the tunnel is up again); repeats go to debug.
-        if self.logged_causes.insert(why.to_string()) {
+        let d = self.retry.failed(why, !self.targets.is_empty());
+        if d.warn {
             log::warn!("{why}");
         } else {
             log::debug!("{why}");
         }
         self.stats.last_error = Some(why.to_string());
-        if !self.told_down {
-            self.told_down = true;
+        if d.went_down {
             self.stats.reconnects += 1;
             self.send(Event::Down(why.to_string()));
         }
         self.set_state(State::Down);
-        // The next address of the same attempt is tried at once; a new attempt waits.
-        if !self.targets.is_empty() {
-            return Phase::Waiting { until: now };
+        log::debug!("next attempt in {} ms", d.wait.as_millis());
+        Phase::Waiting {
+            until: now + d.wait,
         }
-        let delay = self
-            .backoff
-            .next_delay(super::backoff::xorshift(&mut self.rng));
-        log::debug!("next attempt in {} ms", delay.as_millis());
-        Phase::Waiting { until: now + delay }
     }
 
     fn send(&self, ev: Event) {

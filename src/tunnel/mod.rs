@@ -10,6 +10,7 @@ pub mod heartbeat;
 pub mod link;
 pub mod netcfg;
 pub mod netlink;
+pub mod retry;
 pub mod sock;
 pub mod tun;
 
