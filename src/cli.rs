@@ -260,10 +260,14 @@ fn boolean(name: &str, v: &str) -> Result<bool, UsageError> {
     }
 }
 
+/// The longest timeout accepted: about 31 years, far beyond use, far below clock overflow.
+const MAX_SECONDS: f64 = 1e9;
+
 fn seconds(name: &str, v: &str) -> Result<Duration, UsageError> {
     v.trim()
         .parse::<f64>()
         .ok()
+        .filter(|s| *s <= MAX_SECONDS)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .ok_or_else(|| {
             UsageError(format!(

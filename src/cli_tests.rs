@@ -160,6 +160,11 @@ fn usage_errors_say_what_is_wrong() {
             "--stop-timeout -1: expected a number of seconds, e.g. 8 or 0.5",
         ),
         (
+            &["--stop-timeout", "1e19", "x"],
+            &[],
+            "--stop-timeout 1e19: expected a number of seconds, e.g. 8 or 0.5",
+        ),
+        (
             &["--stop-signal", "NOPE", "x"],
             &[],
             "--stop-signal NOPE: not a signal (e.g. TERM, SIGQUIT, 15, RTMIN+3)",

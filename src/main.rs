@@ -184,6 +184,7 @@ fn bring_up(opts: &Options) -> Result<supervisor::TunnelSetup, u8> {
         address: id.address,
         allow_ipv4: cfg.route.allow_ipv4,
         fwmark: applied.fwmark,
+        check_address: cfg.tun.ip_set,
         iface: tun.name().to_string(),
         status_file: opts.status_file.clone(),
     };

@@ -248,3 +248,35 @@ fn a_certificate_expiring_within_a_week_is_warned_about_and_shown_in_status() {
     let (_, json) = a.status(true);
     assert!(json.contains("\"cert_not_after\""), "{json}");
 }
+
+#[test]
+fn credentials_for_another_address_are_refused_without_leaving_the_old_address() {
+    let r = Router::start();
+    let mut a = Endpoint::new(&r, A);
+    a.start(&[], &[]);
+    a.wait_log("tunnel up", Duration::from_secs(15));
+    // B's credentials copied over A's: the device, routes and service all run as A.
+    let b_dir = r.endpoint_via(B, &a.ns.host_ip);
+    for f in ["enf0.crt.pem", "enf0.key.pem"] {
+        std::fs::copy(b_dir.join(f), a.dir.join(f)).expect("copy");
+    }
+    let log = a.wait_log(
+        "restart enf-init to change address",
+        Duration::from_secs(20),
+    );
+    assert!(
+        log.contains(&format!(
+            "the certificate now names {B}, but this tunnel runs as {A}"
+        )),
+        "{log}"
+    );
+    assert!(
+        a.child
+            .as_mut()
+            .expect("running")
+            .try_wait()
+            .expect("wait")
+            .is_none(),
+        "{log}"
+    );
+}

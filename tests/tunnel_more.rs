@@ -92,21 +92,9 @@ fn running(ep: &mut Endpoint) -> bool {
         .is_none()
 }
 
-/// The host pid of the endpoint's enf-init (`ip netns exec` execs it in place).
+/// The host pid of the endpoint's enf-init (PID 1 of its own PID namespace).
 fn init_pid(ep: &Endpoint) -> u32 {
-    let pid = ep.child.as_ref().expect("started").id();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "enf-init" {
-            return pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pid {pid} is {comm:?}, not enf-init"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    ep.init_pid()
 }
 
 /// The children of every thread of `pid`.

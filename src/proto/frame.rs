@@ -47,6 +47,9 @@ impl Decoder {
     /// Free space to read into; call `filled` with how much was written. Empty only when a whole
     /// buffer of complete frames is waiting to be taken with `next`.
     pub fn spare(&mut self) -> &mut [u8] {
+        if self.buf.is_empty() {
+            self.buf = vec![0; BUFFER_BYTES].into_boxed_slice();
+        }
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         } else if self.start > 0 && self.buf.len() - self.end < HEADER_BYTES + MAX_PACKET_BYTES {

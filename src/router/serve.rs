@@ -27,6 +27,9 @@ const SIGNALS: Token = Token(1023);
 const TICK: Duration = Duration::from_secs(1);
 /// A peer must finish its TLS handshake within this.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most this many connections may be in their TLS handshake at once; more are closed at
+/// once, so unauthenticated peers cannot pin the router's memory or descriptors.
+pub const MAX_HANDSHAKING: usize = 1024;
 /// A peer that stops in the middle of a frame for this long is cut off.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -46,6 +49,9 @@ struct Router {
     /// Sessions whose read stopped at its budget: read again before waiting for events
     /// (edge-triggered readiness will not tell us twice).
     unread: Vec<usize>,
+    /// Sessions not yet past their handshake, and connections turned away since the last tick.
+    handshaking: usize,
+    turned_away: u64,
 }
 
 /// Serves DIR on `listen` until SIGTERM or SIGINT; returns the exit code.
@@ -100,6 +106,8 @@ fn serve(dir: &Path, listen: &[SocketAddr]) -> Result<(), String> {
         scratch: Vec::new(),
         deliveries: Vec::new(),
         unread: Vec::new(),
+        handshaking: 0,
+        turned_away: 0,
     };
     r.write_state();
     let mut events = Events::with_capacity(1024);
@@ -173,6 +181,11 @@ impl Router {
                     return;
                 }
             };
+            if self.handshaking >= MAX_HANDSHAKING {
+                self.turned_away += 1;
+                drop(sock);
+                continue;
+            }
             let _ = sock.set_nodelay(true);
             // An IPv4 peer on the dual-stack socket reads as 1.2.3.4, not [::ffff:1.2.3.4].
             let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
@@ -193,6 +206,7 @@ impl Router {
                 continue;
             }
             self.sessions.insert(Session::new(sock, tls, peer, now));
+            self.handshaking += 1;
         }
     }
 
@@ -232,6 +246,7 @@ impl Router {
     }
 
     fn established(&mut self, key: usize, addr: Ipv6Addr) {
+        self.handshaking = self.handshaking.saturating_sub(1);
         if let Some(old) = self.routes.insert(addr, key) {
             if old != key {
                 let peer = self
@@ -306,14 +321,23 @@ impl Router {
                 self.state_dirty = true;
                 log::info!("session end {addr} from {}: {why}; {}", s.peer, s.stats);
             }
-            None => log::info!(
-                "connection from {} refused or dropped before the handshake: {why}",
-                s.peer
-            ),
+            None => {
+                self.handshaking = self.handshaking.saturating_sub(1);
+                log::info!(
+                    "connection from {} refused or dropped before the handshake: {why}",
+                    s.peer
+                );
+            }
         }
     }
 
     fn tick(&mut self, now: Instant) {
+        if self.turned_away > 0 {
+            log::warn!(
+                "{} connections turned away: {MAX_HANDSHAKING} handshakes already in progress",
+                std::mem::take(&mut self.turned_away)
+            );
+        }
         let mut late = Vec::new();
         for (key, s) in self.sessions.iter() {
             if s.addr.is_none() && now.duration_since(s.accepted) > HANDSHAKE_TIMEOUT {

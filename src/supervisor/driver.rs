@@ -53,7 +53,14 @@ struct TunnelLink {
     events: std::sync::mpsc::Receiver<crate::tunnel::Event>,
     sender: std::sync::mpsc::Sender<crate::tunnel::Event>,
     waker: std::sync::Arc<mio::Waker>,
+    /// After a crash: when to start the next thread, and the delay after the one after that.
+    restart_at: Option<Instant>,
+    restart_delay: Duration,
 }
+
+/// A crashing tunnel thread is restarted after this, doubling to `RESTART_DELAY_MAX`.
+const RESTART_DELAY_FIRST: Duration = Duration::from_millis(100);
+const RESTART_DELAY_MAX: Duration = Duration::from_secs(30);
 
 /// The hook that is running now.
 struct Step {
@@ -98,6 +105,8 @@ pub fn run(setup: Setup) -> io::Result<u8> {
                 events,
                 sender,
                 waker,
+                restart_at: None,
+                restart_delay: RESTART_DELAY_FIRST,
             };
             start_tunnel(&mut link)?;
             Some(link)
@@ -124,10 +133,12 @@ pub fn run(setup: Setup) -> io::Result<u8> {
     let mut events = Events::with_capacity(16);
     while d.exit.is_none() {
         let now = Instant::now();
-        let timeout = d
-            .machine
-            .deadline()
-            .map_or(TICK, |t| t.saturating_duration_since(now).min(TICK));
+        let restart_at = d.tunnel.as_ref().and_then(|t| t.restart_at);
+        let timeout = [d.machine.deadline(), restart_at]
+            .into_iter()
+            .flatten()
+            .map(|t| t.saturating_duration_since(now))
+            .fold(TICK, Duration::min);
         if let Err(e) = d.poll.poll(&mut events, Some(timeout)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
@@ -141,6 +152,7 @@ pub fn run(setup: Setup) -> io::Result<u8> {
                 _ => {}
             }
         }
+        d.restart_tunnel_if_due();
         d.queue.push_back(Event::Tick);
         d.process();
         d.settle();
@@ -200,12 +212,25 @@ impl Driver {
             }
         }
         if restart {
+            // A thread that crashes again at once must not be respawned in a tight loop.
             link.handle = None;
-            if let Err(e) = start_tunnel(link) {
-                log::error!("cannot start the tunnel again: {e}");
-            }
+            link.restart_at = Some(Instant::now() + link.restart_delay);
+            link.restart_delay = (link.restart_delay * 2).min(RESTART_DELAY_MAX);
         }
         self.process();
+    }
+
+    fn restart_tunnel_if_due(&mut self) {
+        let Some(link) = self.tunnel.as_mut() else {
+            return;
+        };
+        if link.restart_at.is_some_and(|t| Instant::now() >= t) {
+            link.restart_at = None;
+            if let Err(e) = start_tunnel(link) {
+                log::error!("cannot start the tunnel again: {e}");
+                link.restart_at = Some(Instant::now() + link.restart_delay);
+            }
+        }
     }
 
     /// Reaps until nothing more has exited, feeding each exit to the machine.

@@ -37,6 +37,9 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// How often SIGKILL is repeated while something outlives the stop budget.
+pub const KILL_REPEAT: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// A signal arrived for PID 1.
@@ -252,7 +255,22 @@ impl Machine {
                 self.phase = Phase::Done;
                 vec![Action::Exit(code.unwrap_or(crate::exit::INTERNAL))]
             }
-            (Phase::Stopping { kill_at, .. }, Event::Tick) if now >= kill_at => {
+            (
+                Phase::Stopping {
+                    service,
+                    kill_at,
+                    code,
+                },
+                Event::Tick,
+            ) if now >= kill_at => {
+                // Again every so often (a fork may have escaped the last one), but never in a
+                // loop: a process that takes long to die must not make PID 1 spin.
+                let kill_at = now + KILL_REPEAT;
+                self.phase = Phase::Stopping {
+                    service,
+                    kill_at,
+                    code,
+                };
                 vec![Action::KillAll]
             }
 

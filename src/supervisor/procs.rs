@@ -49,7 +49,15 @@ pub fn targets(table: &[(i32, i32)], me: i32, pid1: bool, spare: Option<i32>) ->
 }
 
 /// The current process table from `/proc`; processes that vanish while it is read are skipped.
+/// A `/proc` of another PID namespace (PID 1 of a new namespace without its own /proc mount)
+/// would hand us pids that mean other processes here: that is an error, not a table.
 pub fn table() -> io::Result<Vec<(i32, i32)>> {
+    let me = std::process::id().to_string();
+    if std::fs::read_link("/proc/self")?.as_os_str() != me.as_str() {
+        return Err(io::Error::other(
+            "/proc belongs to another PID namespace (mount a /proc of its own)",
+        ));
+    }
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };

@@ -127,8 +127,10 @@ where
         }
     }
 
-    /// close_notify, and as much of it onto the socket as goes without waiting.
+    /// close_notify, and as much of it onto the socket as goes without waiting. Frames still
+    /// queued are dropped first: nothing may follow the alert.
     pub fn close(&mut self) {
+        self.out = OutQueue::default();
         self.tls.send_close_notify();
         let _ = self.flush();
     }

@@ -87,6 +87,7 @@ pub struct Engine {
     cred_stamp: Option<Vec<SystemTime>>,
 
     expiry_warned: Option<i64>,
+    address_check_warned: bool,
 }
 
 impl Engine {
@@ -121,6 +122,7 @@ impl Engine {
             cred_stamp: None,
 
             expiry_warned: None,
+            address_check_warned: false,
         })
     }
 
@@ -308,6 +310,13 @@ impl Engine {
         };
         let cfg = config::load_quiet(&self.settings.config, &env).map_err(|e| e.to_string())?;
         let id = identity::load_quiet(&cfg).map_err(|e| e.to_string())?;
+        if id.address != self.settings.address {
+            // The device, routes, filters and the service all run on the old address.
+            return Err(format!(
+                "the certificate now names {}, but this tunnel runs as {}: restart enf-init to change address",
+                id.address, self.settings.address
+            ));
+        }
         let tls = tls::client_config(&id, cfg.remote.server_name.as_deref())
             .map_err(|e| e.to_string())?;
         self.cred_stamp = stamps(&cfg);
@@ -382,7 +391,12 @@ impl Engine {
 
     fn handshake_io(&mut self, link: &mut Link) -> Result<(), Broken> {
         link.flush()?;
-        link.read(READ_BUDGET_BYTES, |_, _| {})?;
+        // Packets may follow the server's last handshake message in the same read: keep them.
+        let (ours, allow_v4) = (self.settings.address, self.settings.allow_ipv4);
+        let (tun, stats) = (&self.tun, &mut self.stats);
+        link.read(READ_BUDGET_BYTES, |_, p| {
+            ingress(tun, stats, ours, allow_v4, p);
+        })?;
         link.flush()?;
         Ok(())
     }
@@ -415,26 +429,10 @@ impl Engine {
         let mut replied = false;
         let reading = link.read(READ_BUDGET_BYTES, |_, p| {
             got_any = true;
-            if heartbeat::is_reply(p, ours) {
-                replied = true;
-                return;
-            }
-            match packet::ingress(p, ours, allow_v4) {
-                Ok(_) => match tun.write(p) {
-                    Ok(_) => {
-                        stats.rx_packets += 1;
-                        stats.rx_bytes += p.len() as u64;
-                    }
-                    Err(_) => stats.drop("tun_write_failed"),
-                },
-                Err(d) if p.is_empty() => stats.drop(d.name()),
-                Err(d) => stats.drop(d.name()),
-            }
+            replied |= ingress(tun, stats, ours, allow_v4, p);
         })?;
         if got_any {
             beat.received(now);
-        }
-        if got_any {
             self.stats.last_rx = Some(SystemTime::now());
         }
         if replied {
@@ -511,12 +509,18 @@ impl Engine {
         if !beat.answered() {
             return false;
         }
-        match super::netcfg::address_usable(self.tun.name(), self.settings.address) {
-            Ok(true) => {}
-            Ok(false) => return false,
-            Err(e) => {
-                log::warn!("cannot check the address on {}: {e}", self.tun.name());
-                return false;
+        // With tun.ip_set = false the address is someone else's business (as in the reference).
+        if self.settings.check_address {
+            match super::netcfg::address_usable(self.tun.name(), self.settings.address) {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(e) => {
+                    if !self.address_check_warned {
+                        self.address_check_warned = true;
+                        log::warn!("cannot check the address on {}: {e}", self.tun.name());
+                    }
+                    return false;
+                }
             }
         }
         self.log_up();
@@ -577,12 +581,17 @@ impl Engine {
             if stamps(cfg) != self.cred_stamp {
                 log::info!("credentials changed on disk: reconnecting with the new ones");
                 let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: now });
-                if let Phase::Up { mut link, .. } = phase {
+                if let Phase::Up {
+                    mut link, since, ..
+                } = phase
+                {
                     link.close();
                     let _ = self.poll.registry().deregister(&mut link.sock);
+                    self.retry.session_ended(now.duration_since(since));
                 }
                 self.targets.clear();
-                self.phase = Phase::Waiting { until: now };
+                self.stats.connected_since = None;
+                self.phase = self.failed("credentials changed on disk", now);
             }
         }
     }
@@ -611,6 +620,31 @@ impl Engine {
             }
         }
     }
+}
+
+/// One packet from the server: a heartbeat reply (returns true), or through the ingress filter
+/// to the tun.
+fn ingress(
+    tun: &Tun,
+    stats: &mut super::Stats,
+    ours: std::net::Ipv6Addr,
+    allow_v4: bool,
+    p: &[u8],
+) -> bool {
+    if heartbeat::is_reply(p, ours) {
+        return true;
+    }
+    match packet::ingress(p, ours, allow_v4) {
+        Ok(_) => match tun.write(p) {
+            Ok(_) => {
+                stats.rx_packets += 1;
+                stats.rx_bytes += p.len() as u64;
+            }
+            Err(_) => stats.drop("tun_write_failed"),
+        },
+        Err(d) => stats.drop(d.name()),
+    }
+    false
 }
 
 /// Modification times of the credential files, to notice a replacement.

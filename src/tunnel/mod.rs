@@ -31,6 +31,8 @@ pub struct Settings {
     pub allow_ipv4: bool,
     /// The mark the tunnel's socket carries (0 = none), as `netcfg::configure` decided.
     pub fwmark: u32,
+    /// Whether readiness waits for the address to be usable (false with `tun.ip_set = false`).
+    pub check_address: bool,
     pub iface: String,
     pub status_file: Option<PathBuf>,
 }

@@ -39,14 +39,15 @@ impl Endpoint {
     /// Starts `enf-init [args] -- service...` (or `--init-only` when `service` is empty).
     pub fn start(&mut self, args: &[&str], service: &[&str]) {
         let conf = self.dir.join("enf0.conf");
-        let mut cmd = self.ns.command(BIN);
-        cmd.args([
-            "-c",
-            conf.to_str().expect("utf-8"),
-            "--status-file",
-            self.status.to_str().expect("utf-8"),
-        ])
-        .args(args);
+        let hooks = self.dir.join("no-hooks");
+        // PID 1 of its own PID namespace (as in a container), so that nothing it starts can
+        // outlive the test, and no hooks from the machine's /entrypoint.d.
+        let mut cmd = self.ns.command("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN])
+            .args(["-c", conf.to_str().expect("utf-8")])
+            .args(["--status-file", self.status.to_str().expect("utf-8")])
+            .args(["--hooks-dir", hooks.to_str().expect("utf-8")])
+            .args(args);
         if service.is_empty() {
             cmd.arg("--init-only");
         } else {
@@ -136,8 +137,30 @@ impl Endpoint {
         }
     }
 
+    /// The host pid of enf-init itself: PID 1 of its namespace, the child of `unshare` (which
+    /// is what `ip netns exec` became).
+    pub fn init_pid(&self) -> u32 {
+        let outer = self.child.as_ref().expect("started").id();
+        let path = format!("/proc/{outer}/task/{outer}/children");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(p) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            {
+                return p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "enf-init never started under unshare"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Signals enf-init itself (unshare would not pass it on).
     pub fn signal(&self, sig: i32) {
-        let pid = self.child.as_ref().expect("started").id() as i32;
+        let pid = self.init_pid() as i32;
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(pid, sig) };
     }

@@ -33,7 +33,7 @@ impl Netns {
     pub fn new() -> Netns {
         super::require_root();
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let id = (std::process::id() % 500) * 16 + n % 16;
+        let id = (std::process::id() % 128) * 64 + n % 64;
         let name = format!("enft{id}");
         // 198.18.0.0/17 holds 8192 /30s (198.19/16 is Docker's; 198.18.128/17 is for links
         // between namespaces): the id picks one.
@@ -82,7 +82,7 @@ impl Netns {
     /// `host_ip6` are this namespace's ends, `ns_ip` / `ns_ip6` the child's.
     pub fn child(&self) -> Netns {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let id = (std::process::id() % 500) * 16 + n % 16;
+        let id = (std::process::id() % 128) * 64 + n % 64;
         let name = format!("enfc{id}");
         let base = 32768 + id * 4;
         let (b3, b4) = ((base >> 8) & 0xff, base & 0xff);
