@@ -72,18 +72,7 @@ impl Endpoint {
     }
 
     pub fn wait_log(&self, text: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let log = self.log();
-            if log.contains(text) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "enf-init never logged {text:?}:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::wait_for_text("enf-init's log", text, limit, || self.log())
     }
 
     pub fn wait_stdout(&self, text: &str, limit: Duration) -> String {

@@ -168,6 +168,22 @@ pub fn run_pid1(args: &[&str]) -> Outcome {
 }
 
 pub mod endpoint;
+/// Polls `read` until its text contains `text`; returns that text, or fails naming `what`.
+pub fn wait_for_text(what: &str, text: &str, limit: Duration, read: impl Fn() -> String) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let got = read();
+        if got.contains(text) {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} never said {text:?}:\n{got}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub mod enf_client;
 pub mod netns;
 pub mod router;

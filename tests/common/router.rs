@@ -126,18 +126,7 @@ impl Router {
 
     /// Waits until the log contains `text`.
     pub fn wait_log(&self, text: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let log = self.log();
-            if log.contains(text) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "router log never said {text:?}:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::wait_for_text("the router's log", text, limit, || self.log())
     }
 
     pub fn signal(&self, sig: i32) {
