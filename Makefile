@@ -17,12 +17,11 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 
 static:
-	cargo build --release --target $(MUSL_TARGET)
+	cargo build --release --target $(MUSL_TARGET) --bins
 	@ls -l $(STATIC_BIN) | awk '{print "static binary: " $$5 " bytes"}'
 
 .PHONY: demo
 demo: setup static
-	cargo build --release --target $(MUSL_TARGET) --bin enf-router
 	scripts/demo target/$(MUSL_TARGET)/release
 
 # Router forwarding throughput against one TLS stream, in one run (issue: enf-router).
@@ -30,3 +29,10 @@ demo: setup static
 bench-router:
 	cargo build --release --bin enf-router --example router_forwarding
 	target/release/examples/router_forwarding
+
+# The images (needs a running Docker engine). enf/base first: every service builds FROM it.
+.PHONY: images
+images: static
+	scripts/base-image
+	docker build -q -f Dockerfile.base -t enf/base .
+	docker build -q -f services/router/Dockerfile -t enf/router .

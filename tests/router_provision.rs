@@ -140,11 +140,13 @@ fn init_makes_a_private_directory_and_never_overwrites() {
         "already exists",
     );
     assert_eq!(std::fs::read(dir.join("ca.key.pem")).unwrap(), before);
-    // An existing empty directory is refused too.
+    // An existing empty directory (a fresh Docker volume) is used, and made private.
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    fails(&["init", s(&empty)], 78, "already exists");
-    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ok(&["init", s(&empty)]);
+    assert!(empty.join("ca.key.pem").is_file());
+    assert_eq!(mode(&empty), 0o700);
 }
 
 #[test]

@@ -33,6 +33,13 @@ pub const CA_CERT: &str = "ca.crt.pem";
 pub const SERVER_KEY: &str = "server.key.pem";
 pub const SERVER_CERT: &str = "server.crt.pem";
 pub const HOSTS: &str = "hosts";
+/// Whether `dir` is a directory with nothing in it.
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false)
+}
+
 /// The server certificate's names when `init` is given no `--host`.
 pub const DEFAULT_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
@@ -68,7 +75,7 @@ impl fmt::Display for Error {
         match self {
             Error::Exists { dir } => write!(
                 f,
-                "{} already exists; init creates a new directory and never overwrites one",
+                "{} already exists and is not empty; init never overwrites a directory",
                 dir.display()
             ),
             Error::Fs(e) => write!(f, "{e}"),
@@ -121,6 +128,11 @@ pub fn init(dir: &Path, hosts: &[String]) -> Result<Vec<u8>, Error> {
         std::fs::create_dir_all(parent).map_err(io_error("create", parent))?;
     }
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        // An empty directory is fine (a fresh Docker volume mounted there): nothing is overwritten.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && is_empty_dir(dir) => {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_error("chmod", dir))?;
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(Error::Exists {
                 dir: dir.to_path_buf(),
@@ -392,7 +404,7 @@ mod tests {
         assert!(matches!(again, Error::Exists { .. }), "{again}");
         assert!(again
             .to_string()
-            .ends_with("already exists; init creates a new directory and never overwrites one"));
+            .ends_with("already exists and is not empty; init never overwrites a directory"));
         assert_eq!(std::fs::read(dir.join(SERVER_CERT)).unwrap(), server_pem);
     }
 
