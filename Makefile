@@ -36,3 +36,8 @@ images: static
 	scripts/base-image
 	docker build -q -f Dockerfile.base -t enf/base .
 	docker build -q -f services/router/Dockerfile -t enf/router .
+
+# The Docker end-to-end suite against the images (needs a Docker engine).
+.PHONY: test-docker
+test-docker: images
+	cargo test --features docker-tests --test docker_e2e -- --test-threads=2

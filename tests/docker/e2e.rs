@@ -1,0 +1,149 @@
+//! The images end to end, with real Docker: the base image's tunnel, stop, health check,
+//! failures, and each service answered by a real client from another ENF endpoint.
+//! Run with `make test-docker` (needs a Docker engine and `make images`).
+
+#[path = "common.rs"]
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+const A: &str = "fd00:8f80:1::a";
+const B: &str = "fd00:8f80:1::b";
+
+#[test]
+fn init_only_comes_up_answers_ping_and_stops_well_within_dockers_grace() {
+    let mut enf = Enf::new("base");
+    let a = enf.endpoint("a", A, "enf/base", &[], &["--init-only"]);
+    let client = client_image();
+    let b = enf.endpoint("b", B, client, &[], &["sleep", "infinity"]);
+    enf.wait_up(&a, Duration::from_secs(30));
+    enf.wait_up(&b, Duration::from_secs(30));
+    let ping = enf.exec(&b, &["ping", "-6", "-c", "2", "-W", "2", A]);
+    assert!(
+        ping.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        enf.logs(&b)
+    );
+    let t0 = Instant::now();
+    docker_ok(&["stop", &a]);
+    let took = t0.elapsed();
+    eprintln!("docker stop enf/base --init-only: {took:?}");
+    assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &a]).trim(),
+        "0"
+    );
+}
+
+#[test]
+fn the_health_check_turns_healthy_with_the_tunnel() {
+    let mut enf = Enf::new("health");
+    let a = enf.endpoint(
+        "a",
+        A,
+        "enf/base",
+        &["--health-interval", "1s", "--health-start-period", "1s"],
+        &["--init-only"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let state = docker_ok(&["inspect", "-f", "{{.State.Health.Status}}", &a]);
+        if state.trim() == "healthy" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never healthy ({}):\n{}",
+            state.trim(),
+            enf.logs(&a)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_tunnel_comes_back_after_the_router_container_restarts() {
+    let mut enf = Enf::new("restart");
+    let a = enf.endpoint("a", A, "enf/base", &[], &["--init-only"]);
+    let b = enf.endpoint("b", B, client_image(), &[], &["sleep", "infinity"]);
+    enf.wait_up(&b, Duration::from_secs(30));
+    enf.wait_up(&a, Duration::from_secs(30));
+    docker_ok(&["restart", &enf.router_name()]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !enf
+        .exec(&b, &["ping", "-6", "-c", "1", "-W", "1", A])
+        .status
+        .success()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "overlay never came back:\n{}",
+            enf.logs(&b)
+        );
+    }
+    let running = docker_ok(&["inspect", "-f", "{{.State.Running}} {{.RestartCount}}", &b]);
+    assert_eq!(
+        running.trim(),
+        "true 0",
+        "the service container must keep running"
+    );
+}
+
+#[test]
+fn without_net_admin_or_the_device_it_fails_with_one_clear_line() {
+    let enf = Enf::new("privs");
+    let creds = enf.credentials(A);
+    let mount = format!("{}:/data/enf0:ro", creds.display());
+    for (opts, want) in [
+        (vec!["--device", "/dev/net/tun"], "--cap-add=NET_ADMIN"),
+        (vec!["--cap-add=NET_ADMIN"], "--device /dev/net/tun"),
+    ] {
+        let mut cmd = vec![
+            "run",
+            "--rm",
+            "--network",
+            &enf.net,
+            "-v",
+            &mount,
+            "--sysctl",
+            "net.ipv6.conf.all.disable_ipv6=0",
+        ];
+        cmd.extend(opts.iter().copied());
+        cmd.extend(["enf/base", "--init-only"]);
+        let out = docker(&cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(69), "{stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(errors[0].contains(want), "{stderr}");
+    }
+}
+
+#[test]
+fn enf_init_can_be_copied_into_any_image() {
+    require_docker(&["enf/base"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM debian:bookworm-slim\nCOPY --from=enf/base /usr/local/bin/enf-init /usr/local/bin/enf-init\nENTRYPOINT [\"enf-init\", \"--no-tunnel\"]\n",
+    )
+    .expect("Dockerfile");
+    let tag = format!("enf-e2e-copy-{}", std::process::id());
+    docker_ok(&[
+        "build",
+        "-q",
+        "-t",
+        &tag,
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    let out = docker(&["run", "--rm", &tag, "sh", "-c", "echo ppid $PPID; exit 7"]);
+    let _ = docker(&["rmi", "-f", &tag]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ppid 1\n",
+        "the service runs under enf-init as PID 1"
+    );
+}
