@@ -7,14 +7,15 @@ STATIC_BIN  := target/$(MUSL_TARGET)/release/enf-init
 setup:
 	scripts/setup
 
-# Everything CI checks: formatting, lints, the static build, then all tests (as root: the PID 1
-# tests need namespaces; they fail, not skip, without them).
-test: setup lint static
-	cargo test --all-targets -- --test-threads=2
+# Everything CI checks: formatting, lints, the static build, the images, then all tests, the
+# Docker end-to-end suite included (as root: the tests need namespaces and Docker; they fail, not
+# skip, without them).
+test: setup lint static images
+	cargo test --all-targets --features docker-tests -- --test-threads=2
 
 lint:
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features docker-tests -- -D warnings
 
 static:
 	cargo build --release --target $(MUSL_TARGET) --bins
@@ -33,11 +34,12 @@ bench-router:
 # The images (needs a running Docker engine). enf/base first: every service builds FROM it.
 .PHONY: images
 images: static
+	scripts/docker-up
 	scripts/base-image
 	docker build -q -f Dockerfile.base -t enf/base .
 	docker build -q -f services/router/Dockerfile -t enf/router .
 
 # The Docker end-to-end suite against the images (needs a Docker engine).
 .PHONY: test-docker
-test-docker: images
+test-docker: setup images
 	cargo test --features docker-tests --test docker_e2e -- --test-threads=2
