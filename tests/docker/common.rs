@@ -214,13 +214,15 @@ impl Drop for Enf {
     }
 }
 
-/// Builds the test client image (enf/base plus dig, ssh, nc, ping, curl) if it is missing.
+/// The test client image (enf/base plus dig, ssh, nc, ping, curl), built once per test binary
+/// (Docker's cache makes it quick; a new enf/base is picked up).
 pub fn client_image() -> &'static str {
     const TAG: &str = "enf/test-client";
-    if !docker(&["image", "inspect", TAG]).status.success() {
-        let dockerfile =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/docker/client.Dockerfile");
-        let ctx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/docker");
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dockerfile = root.join("tests/docker/client.Dockerfile");
+        let ctx = root.join("tests/docker");
         docker_ok(&[
             "build",
             "-q",
@@ -230,6 +232,6 @@ pub fn client_image() -> &'static str {
             dockerfile.to_str().expect("utf-8"),
             ctx.to_str().expect("utf-8"),
         ]);
-    }
+    });
     TAG
 }
