@@ -38,6 +38,8 @@ images: static
 	scripts/base-image
 	docker build -q -f Dockerfile.base -t enf/base .
 	docker build -q -f services/router/Dockerfile -t enf/router .
+	docker build -q -f services/apt-mirror/Dockerfile -t enf/apt-mirror .
+	docker build -q -f services/dns/Dockerfile -t enf/dns .
 
 # The Docker end-to-end suite against the images (needs a Docker engine).
 .PHONY: test-docker

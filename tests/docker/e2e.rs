@@ -147,3 +147,93 @@ fn enf_init_can_be_copied_into_any_image() {
         "the service runs under enf-init as PID 1"
     );
 }
+
+/// Text of a command run in a container; fails the test with its output when it fails.
+fn exec_ok(enf: &Enf, container: &str, argv: &[&str]) -> String {
+    let out = enf.exec(container, argv);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{argv:?} in {container}:\n{text}\n--- logs:\n{}",
+        enf.logs(container)
+    );
+    text
+}
+
+#[test]
+fn dns_answers_aaaa_and_the_apt_mirror_serves_apt_get_with_a_cache() {
+    let mut enf = Enf::new("svc");
+    let hosts = enf.dir.path().join("dns");
+    std::fs::create_dir_all(&hosts).expect("mkdir");
+    std::fs::write(hosts.join("hosts"), format!("{A} mirror\n{B} dns\n")).expect("hosts");
+    let dns_mount = format!("{}:/data/dns:ro", hosts.display());
+    let mirror = enf.endpoint("mirror", A, "enf/apt-mirror", &[], &[]);
+    let dns = enf.endpoint(
+        "dns",
+        B,
+        "enf/dns",
+        &["-v", &dns_mount, "-e", "DOMAIN=enf.internal"],
+        &[],
+    );
+    let client = client_image();
+    let dev = enf.endpoint(
+        "device",
+        "fd00:8f80:1::c",
+        client,
+        &[
+            "-e",
+            &format!("ENF_DNS={B}"),
+            "-e",
+            "ENF_DNS_SEARCH=enf.internal",
+        ],
+        &["sleep", "infinity"],
+    );
+    for c in [&mirror, &dns, &dev] {
+        enf.wait_up(c, Duration::from_secs(40));
+    }
+    // dig AAAA through the ENF DNS server.
+    let answer = exec_ok(
+        &enf,
+        &dev,
+        &[
+            "dig",
+            "+short",
+            "AAAA",
+            "mirror.enf.internal",
+            &format!("@{B}"),
+        ],
+    );
+    assert_eq!(answer.trim(), A, "{answer}");
+    // apt-get through the mirror, the mirror found by name through the ENF DNS (resolv.conf hook).
+    exec_ok(&enf, &dev, &["sh", "-c", "echo 'deb http://mirror/debian bookworm main' > /etc/apt/sources.list && rm -f /etc/apt/sources.list.d/*"]);
+    exec_ok(&enf, &dev, &["apt-get", "update"]);
+    exec_ok(
+        &enf,
+        &dev,
+        &["sh", "-c", "cd /tmp && apt-get download hello"],
+    );
+    let url = exec_ok(
+        &enf,
+        &dev,
+        &[
+            "sh",
+            "-c",
+            "apt-get download --print-uris hello | cut -d\"'\" -f2",
+        ],
+    );
+    let head = exec_ok(&enf, &dev, &["curl", "-sI", url.trim()]);
+    assert!(
+        head.contains("X-Cache-Status: HIT"),
+        "the second fetch must come from the cache:\n{head}"
+    );
+    for c in [&mirror, &dns] {
+        let t0 = Instant::now();
+        docker_ok(&["stop", c]);
+        eprintln!("docker stop {c}: {:?}", t0.elapsed());
+        assert!(t0.elapsed() < Duration::from_secs(8));
+    }
+}
