@@ -21,8 +21,16 @@ static:
 	cargo build --release --target $(MUSL_TARGET) --bins
 	@ls -l $(STATIC_BIN) | awk '{print "static binary: " $$5 " bytes"}'
 
-.PHONY: demo
-demo: setup static
+# The main job: the images on a local ENF in Docker (make demo-down removes it).
+.PHONY: demo demo-down demo-netns
+demo: setup images
+	scripts/demo-docker
+
+demo-down:
+	scripts/demo-docker down
+
+# The same idea without Docker: enf-router and two endpoints in network namespaces.
+demo-netns: setup static
 	scripts/demo target/$(MUSL_TARGET)/release
 
 # Router forwarding throughput against one TLS stream, in one run (issue: enf-router).
