@@ -48,6 +48,8 @@ images: static
 	docker build -q -f services/router/Dockerfile -t enf/router .
 	docker build -q -f services/apt-mirror/Dockerfile -t enf/apt-mirror .
 	docker build -q -f services/dns/Dockerfile -t enf/dns .
+	docker build -q -f services/ssh/Dockerfile -t enf/ssh .
+	docker build -q -f services/demo-server/Dockerfile -t enf/demo-server .
 
 # The Docker end-to-end suite against the images (needs a Docker engine).
 .PHONY: test-docker

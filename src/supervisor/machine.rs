@@ -242,7 +242,12 @@ impl Machine {
                     kill_at,
                     code,
                 };
-                vec![Action::ServiceExited { status }]
+                // What the service left behind (workers it did not stop, sessions it handed
+                // off) was spared so far; now it gets its SIGTERM instead of waiting for SIGKILL.
+                vec![
+                    Action::ServiceExited { status },
+                    Action::TerminateOthers { spare: None },
+                ]
             }
             (
                 Phase::Stopping {

@@ -85,9 +85,10 @@ fn exits_as_soon_as_nothing_is_left_with_the_services_status() {
     m.on(Event::Signal(libc::SIGTERM), t0);
     let t1 = t0 + Duration::from_millis(30);
     let status = Status::Signaled(libc::SIGTERM);
+    // What the service leaves behind (e.g. sshd's session processes) is asked to go now.
     assert_eq!(
         m.on(Event::Exited { pid: SVC, status }, t1),
-        vec![ServiceExited { status }]
+        vec![ServiceExited { status }, TerminateOthers { spare: None }]
     );
     assert_eq!(
         m.on(

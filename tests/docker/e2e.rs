@@ -237,3 +237,125 @@ fn dns_answers_aaaa_and_the_apt_mirror_serves_apt_get_with_a_cache() {
         assert!(t0.elapsed() < Duration::from_secs(8));
     }
 }
+
+#[test]
+fn ssh_jump_host_and_demo_server_answer_real_clients() {
+    let mut enf = Enf::new("ssh");
+    let dev = enf.endpoint(
+        "device",
+        "fd00:8f80:1::c",
+        client_image(),
+        &[],
+        &["sleep", "infinity"],
+    );
+    enf.wait_up(&dev, Duration::from_secs(40));
+    // The admin's key, made on the device; its public half goes to both SSH endpoints.
+    exec_ok(
+        &enf,
+        &dev,
+        &[
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            "/root/.ssh/id_ed25519",
+        ],
+    );
+    let public = exec_ok(&enf, &dev, &["cat", "/root/.ssh/id_ed25519.pub"]);
+    exec_ok(&enf, &dev, &["sh", "-c", "printf 'Host *\\n  StrictHostKeyChecking accept-new\\n  BatchMode yes\\n  LogLevel ERROR\\n' > /root/.ssh/config"]);
+    let keys = enf.dir.path().join("keys");
+    std::fs::create_dir_all(&keys).expect("mkdir");
+    std::fs::write(keys.join("admin.pub"), public).expect("key");
+    let keys_mount = format!("{}:/data/keys:ro", keys.display());
+    let jump = enf.endpoint(
+        "jump",
+        A,
+        "enf/ssh",
+        &["-v", &keys_mount, "-e", "USER=admin"],
+        &[],
+    );
+    let inner = enf.endpoint(
+        "inner",
+        B,
+        "enf/ssh",
+        &["-v", &keys_mount, "-e", "USER=admin"],
+        &[],
+    );
+    let demo = enf.endpoint(
+        "demo",
+        "fd00:8f80:1::7",
+        "enf/demo-server",
+        &["-e", "DEMO_SERVERS=7000=Hello from {address} on the ENF"],
+        &[],
+    );
+    for c in [&jump, &inner, &demo] {
+        enf.wait_up(c, Duration::from_secs(40));
+    }
+    // Key login, then through the jump host to the second endpoint.
+    let me = exec_ok(&enf, &dev, &["ssh", &format!("admin@{A}"), "id -un"]);
+    assert_eq!(me.trim(), "admin");
+    let there = exec_ok(
+        &enf,
+        &dev,
+        &[
+            "ssh",
+            "-J",
+            &format!("admin@[{A}]"),
+            &format!("admin@{B}"),
+            "cat /proc/sys/kernel/hostname",
+        ],
+    );
+    assert_eq!(
+        there.trim(),
+        docker_ok(&["inspect", "-f", "{{.Config.Hostname}}", &inner]).trim()
+    );
+    // No key, no login.
+    let refused = enf.exec(
+        &dev,
+        &[
+            "ssh",
+            "-i",
+            "/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            &format!("admin@{A}"),
+            "true",
+        ],
+    );
+    assert!(
+        !refused.status.success(),
+        "a login without the key must fail"
+    );
+    // The demo server's text, with nc.
+    let text = exec_ok(&enf, &dev, &["nc", "-w", "3", "fd00:8f80:1::7", "7000"]);
+    assert_eq!(text.trim(), "Hello from fd00:8f80:1::7 on the ENF");
+    // docker stop of the jump host with a jump session open: well within Docker's 10 s.
+    let mut session = std::process::Command::new("docker")
+        .args([
+            "exec",
+            &dev,
+            "ssh",
+            "-J",
+            &format!("admin@[{A}]"),
+            &format!("admin@{B}"),
+            "sleep 60",
+        ])
+        .spawn()
+        .expect("docker exec");
+    std::thread::sleep(Duration::from_secs(2));
+    for c in [&jump, &demo] {
+        let t0 = Instant::now();
+        docker_ok(&["stop", c]);
+        eprintln!("docker stop {c}: {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{c} took {:?} to stop",
+            t0.elapsed()
+        );
+    }
+    let _ = session.kill();
+    let _ = session.wait();
+}
