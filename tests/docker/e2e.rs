@@ -35,6 +35,13 @@ fn init_only_comes_up_answers_ping_and_stops_well_within_dockers_grace() {
         docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &a]).trim(),
         "0"
     );
+    // The router image too: enf-init --no-tunnel as PID 1 passes the stop on to enf-router.
+    let t0 = Instant::now();
+    docker_ok(&["stop", &enf.router_name()]);
+    eprintln!("docker stop enf/router: {:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let code = docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &enf.router_name()]);
+    assert_eq!(code.trim(), "0", "enf-router exits 0 on SIGTERM");
 }
 
 #[test]
