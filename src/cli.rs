@@ -18,6 +18,7 @@ pub enum Invocation {
         status_file: Option<PathBuf>,
     },
     Config(Vec<OsString>),
+    Doctor(Vec<OsString>),
     Help,
     Version,
 }
@@ -77,6 +78,7 @@ usage: enf-init [OPTIONS] [--] COMMAND [ARG]...
        enf-init [OPTIONS] --init-only
        enf-init status [--json] [--status-file FILE]
        enf-init config [-c FILE] [KEY]
+       enf-init doctor [-c FILE]
 
 options (each also as an environment variable; the flag wins):
   -c, --config FILE       enftun configuration            ENF_CONFIG
@@ -107,6 +109,7 @@ pub fn parse(
 ) -> Result<Invocation, UsageError> {
     match args.first().and_then(|a| a.to_str()) {
         Some("config") => return Ok(Invocation::Config(args[1..].to_vec())),
+        Some("doctor") => return Ok(Invocation::Doctor(args[1..].to_vec())),
         Some("status") => return parse_status(&args[1..], env),
         _ => {}
     }

@@ -127,6 +127,10 @@ fn subcommands_only_as_first_argument() {
             status_file: Some(PathBuf::from("/f"))
         })
     );
+    assert_eq!(
+        run(&["doctor", "-c", "f"], &[]),
+        Ok(Invocation::Doctor(args(&["-c", "f"])))
+    );
     assert_eq!(run(&["-h"], &[]), Ok(Invocation::Help));
     assert_eq!(run(&["--version", "x"], &[]), Ok(Invocation::Version));
 }

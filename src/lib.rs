@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod exit;
 pub mod hooks;
 pub mod identity;

@@ -28,6 +28,7 @@ fn main() {
             0
         }
         Ok(Invocation::Config(rest)) => config::command::run(&rest),
+        Ok(Invocation::Doctor(rest)) => enf_init::doctor::run(&rest),
         Ok(Invocation::Status { json, status_file }) => {
             enf_init::status::command(json, status_file.as_deref())
         }
