@@ -15,5 +15,7 @@ pub mod router;
 pub mod signals;
 pub mod status;
 pub mod supervisor;
+#[cfg(test)]
+pub(crate) mod testdata;
 pub mod tls;
 pub mod tunnel;

@@ -12,17 +12,7 @@ use super::*;
 /// 2026-01-01, a "now" inside every test certificate's validity unless a test says otherwise.
 const NOW: i64 = 1_767_225_600;
 
-fn vector(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors")
-        .join(name)
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/config")
-        .join(name)
-}
+use crate::testdata::{fixture, vector};
 
 fn config(cert: &Path, key: &Path, ca: &Path) -> Config {
     let mut cfg = Config::defaults(Path::new("/etc/enftun/enf0.conf"));

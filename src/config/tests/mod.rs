@@ -6,7 +6,7 @@ mod roundtrip;
 mod syntax;
 mod typed;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::parser::{parse_bytes, Setting};
 use super::{from_settings, Config, Error};
@@ -20,14 +20,4 @@ fn typed(text: &str) -> Result<Config, String> {
     from_settings(&settings, Path::new(FILE)).map_err(|e: Error| e.to_string())
 }
 
-fn vector(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors")
-        .join(name)
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/config")
-        .join(name)
-}
+use crate::testdata::{fixture, vector};
