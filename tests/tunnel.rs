@@ -90,13 +90,7 @@ fn the_overlay_comes_back_after_a_router_restart_and_the_service_keeps_its_pid()
         );
     }
     assert_eq!(b.stdout(), pid_before, "the service was restarted");
-    assert!(b
-        .child
-        .as_mut()
-        .expect("running")
-        .try_wait()
-        .expect("wait")
-        .is_none());
+    assert!(b.is_running(), "{}", b.log());
 }
 
 #[test]
@@ -156,15 +150,7 @@ fn an_unknown_registration_is_refused_clearly_and_retried_with_back_off() {
     a.wait_log("TLS handshake failed", Duration::from_secs(15));
     std::thread::sleep(Duration::from_secs(2));
     let log = a.log();
-    assert!(
-        a.child
-            .as_mut()
-            .expect("running")
-            .try_wait()
-            .expect("wait")
-            .is_none(),
-        "enf-init gave up:\n{log}"
-    );
+    assert!(a.is_running(), "enf-init gave up:\n{log}");
     assert_eq!(a.stdout(), "");
     // It keeps trying, but says each distinct cause once, not once per attempt.
     let warned = log
@@ -270,13 +256,5 @@ fn credentials_for_another_address_are_refused_without_leaving_the_old_address()
         )),
         "{log}"
     );
-    assert!(
-        a.child
-            .as_mut()
-            .expect("running")
-            .try_wait()
-            .expect("wait")
-            .is_none(),
-        "{log}"
-    );
+    assert!(a.is_running(), "{log}");
 }

@@ -84,12 +84,7 @@ fn ping_within(from: &Endpoint, to: &str, limit: Duration) {
 }
 
 fn running(ep: &mut Endpoint) -> bool {
-    ep.child
-        .as_mut()
-        .expect("started")
-        .try_wait()
-        .expect("wait")
-        .is_none()
+    ep.is_running()
 }
 
 /// The host pid of the endpoint's enf-init (PID 1 of its own PID namespace).

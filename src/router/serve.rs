@@ -254,8 +254,8 @@ impl Router {
                     .get(key)
                     .map(|s| s.peer.to_string())
                     .unwrap_or_default();
+                // The route already points at the new session, so `close` leaves it alone.
                 self.close(old, &format!("replaced by a new session from {peer}"));
-                self.routes.insert(addr, key);
             }
         }
         if let Some(s) = self.sessions.get(key) {

@@ -109,6 +109,16 @@ impl Endpoint {
         )
     }
 
+    /// Whether enf-init (and so its namespace) is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .expect("started")
+            .try_wait()
+            .expect("wait")
+            .is_none()
+    }
+
     /// Waits for the process to end; its exit code.
     pub fn wait(&mut self, limit: Duration) -> i32 {
         let mut child = self.child.take().expect("started");
