@@ -44,18 +44,24 @@ impl Registered {
 
 impl ClientCheck for Registered {
     fn check(&self, address: Ipv6Addr, spki: &[u8]) -> Result<(), Refusal> {
-        if let Some(fresh) = self.on_disk(address).filter(|k| k.as_slice() == spki) {
-            if let Ok(mut m) = self.map.write() {
-                m.insert(address, fresh);
+        let refusal = {
+            let map = self.map.read().map_err(|_| Refusal::NotRegistered)?;
+            match map.get(&address) {
+                Some(key) if key.as_slice() == spki => return Ok(()),
+                Some(_) => Refusal::KeyMismatch,
+                None if map.values().any(|k| k.as_slice() == spki) => Refusal::NotRegistered,
+                None => Refusal::UnknownKey,
             }
-            return Ok(());
-        }
-        let map = self.map.read().map_err(|_| Refusal::NotRegistered)?;
-        match map.get(&address) {
-            Some(key) if key.as_slice() == spki => Ok(()),
-            Some(_) => Err(Refusal::KeyMismatch),
-            None if map.values().any(|k| k.as_slice() == spki) => Err(Refusal::NotRegistered),
-            None => Err(Refusal::UnknownKey),
+        };
+        // Only on a miss: the disk may already know what the next reload will bring.
+        match self.on_disk(address).filter(|k| k.as_slice() == spki) {
+            Some(fresh) => {
+                if let Ok(mut m) = self.map.write() {
+                    m.insert(address, fresh);
+                }
+                Ok(())
+            }
+            None => Err(refusal),
         }
     }
 }
