@@ -7,3 +7,6 @@ pub mod frame;
 pub mod heartbeat;
 pub mod outq;
 pub mod packet;
+
+#[cfg(test)]
+mod props_tests;

@@ -10,9 +10,13 @@ pub mod heartbeat;
 pub mod link;
 pub mod netcfg;
 pub mod netlink;
+pub mod offload;
 pub mod retry;
 pub mod sock;
 pub mod tun;
+
+#[cfg(test)]
+mod backoff_props_tests;
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;

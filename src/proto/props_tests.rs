@@ -1,0 +1,1 @@
+//! Property tests for the codec: frames survive encode, arbitrary chunking and decode.

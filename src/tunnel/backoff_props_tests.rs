@@ -1,0 +1,1 @@
+//! Property tests for the back-off schedule: bounds, growth and reset.
