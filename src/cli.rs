@@ -5,14 +5,20 @@
 //! `config`) are recognised only as the very first argument, so a service called `status` is
 //! still reachable with `enf-init -- status`.
 
+use crate::status::LossPolicy;
 use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// How long the tunnel may be down under `--on-tunnel-loss=stop` unless told otherwise: longer
+/// than a router restart with the first back-off steps, short enough to matter.
+pub const DEFAULT_LOSS_GRACE: Duration = Duration::from_secs(30);
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
-    Run(Options),
+    Run(Box<Options>),
     Status {
         json: bool,
         status_file: Option<PathBuf>,
@@ -39,6 +45,11 @@ pub struct Options {
     pub keep_net_admin: bool,
     pub user: Option<String>,
     pub status_file: Option<PathBuf>,
+    /// Where the probes and metrics listen (`--http`), if anywhere.
+    pub http: Option<SocketAddr>,
+    pub on_tunnel_loss: LossPolicy,
+    /// Under `--on-tunnel-loss=stop`: how long the tunnel may stay down.
+    pub tunnel_loss_grace: Duration,
     pub command: Vec<OsString>,
 }
 
@@ -56,6 +67,9 @@ impl Default for Options {
             keep_net_admin: false,
             user: None,
             status_file: None,
+            http: None,
+            on_tunnel_loss: LossPolicy::Reconnect,
+            tunnel_loss_grace: DEFAULT_LOSS_GRACE,
             command: Vec::new(),
         }
     }
@@ -96,6 +110,12 @@ options (each also as an environment variable; the flag wins):
       --keep-net-admin    let the service keep CAP_NET_ADMIN  ENF_KEEP_NET_ADMIN=1
       --user USER[:GROUP] run the service as this user    ENF_USER
       --status-file FILE  default /run/enf-init/status.json  ENF_STATUS_FILE
+      --on-tunnel-loss P  when the tunnel is lost: reconnect (default; stay healthy), unready
+                          (reconnect, unhealthy while down) or stop (unhealthy, then stop the
+                          service and exit 76 after the grace)   ENF_ON_TUNNEL_LOSS
+      --tunnel-loss-grace S  down time allowed under stop (default 30)  ENF_TUNNEL_LOSS_GRACE
+      --http [ADDR:]PORT  serve /livez /readyz /status /metrics (ADDR default 127.0.0.1)
+                                                          ENF_HTTP
   -V, --version
   -h, --help
 
@@ -149,6 +169,9 @@ pub fn parse(
             "--hook-timeout" => opts.hook_timeout = optional_seconds(&flag, &value(&flag)?)?,
             "--user" => opts.user = Some(user(&flag, &value(&flag)?)?),
             "--status-file" => opts.status_file = Some(PathBuf::from(value(&flag)?)),
+            "--http" => opts.http = Some(http(&flag, &value(&flag)?)?),
+            "--on-tunnel-loss" => opts.on_tunnel_loss = loss_policy(&flag, &value(&flag)?)?,
+            "--tunnel-loss-grace" => opts.tunnel_loss_grace = seconds(&flag, &value(&flag)?)?,
             _ => return Err(UsageError(format!("unknown option {arg}"))),
         }
         if inline.is_some() && is_switch(&flag) {
@@ -167,7 +190,7 @@ pub fn parse(
             "--init-only starts no service, but a command was given".into(),
         ));
     }
-    Ok(Invocation::Run(opts))
+    Ok(Invocation::Run(Box::new(opts)))
 }
 
 fn parse_status(
@@ -233,6 +256,15 @@ fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Options, UsageError>
     if let Some(v) = get("ENF_STATUS_FILE") {
         o.status_file = Some(PathBuf::from(v));
     }
+    if let Some(v) = get("ENF_HTTP") {
+        o.http = Some(http("ENF_HTTP", &v)?);
+    }
+    if let Some(v) = get("ENF_ON_TUNNEL_LOSS") {
+        o.on_tunnel_loss = loss_policy("ENF_ON_TUNNEL_LOSS", &v)?;
+    }
+    if let Some(v) = get("ENF_TUNNEL_LOSS_GRACE") {
+        o.tunnel_loss_grace = seconds("ENF_TUNNEL_LOSS_GRACE", &v)?;
+    }
     Ok(o)
 }
 
@@ -290,6 +322,26 @@ fn signal(name: &str, v: &str) -> Result<i32, UsageError> {
             "{name} {v}: not a signal (e.g. TERM, SIGQUIT, 15, RTMIN+3)"
         ))
     })
+}
+
+/// `ADDR:PORT`, or a bare `PORT` (or `:PORT`) on loopback: probes and metrics are not for the
+/// world unless asked.
+fn http(name: &str, v: &str) -> Result<SocketAddr, UsageError> {
+    let v = v.trim();
+    let port_only = v.strip_prefix(':').unwrap_or(v);
+    if let Ok(port) = port_only.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    v.parse().map_err(|_| {
+        UsageError(format!(
+            "{name} {v}: expected PORT or ADDR:PORT (e.g. 9363, 0.0.0.0:9363, [::]:9363)"
+        ))
+    })
+}
+
+fn loss_policy(name: &str, v: &str) -> Result<LossPolicy, UsageError> {
+    LossPolicy::parse(&v.trim().to_ascii_lowercase())
+        .ok_or_else(|| UsageError(format!("{name} {v}: expected reconnect, unready or stop")))
 }
 
 fn user(name: &str, v: &str) -> Result<String, UsageError> {

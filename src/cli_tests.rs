@@ -17,7 +17,7 @@ fn run(list: &[&str], env: &[(&str, &str)]) -> Result<Invocation, UsageError> {
 
 fn opts(list: &[&str], env: &[(&str, &str)]) -> Options {
     match run(list, env) {
-        Ok(Invocation::Run(o)) => o,
+        Ok(Invocation::Run(o)) => *o,
         other => panic!("{list:?}: {other:?}"),
     }
 }
@@ -96,6 +96,46 @@ fn environment_sets_defaults_and_flags_win() {
 }
 
 #[test]
+fn probes_and_loss_policy() {
+    let o = opts(
+        &[
+            "--http",
+            "9363",
+            "--on-tunnel-loss=stop",
+            "--tunnel-loss-grace",
+            "2.5",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(o.http, Some("127.0.0.1:9363".parse().unwrap()));
+    assert_eq!(o.on_tunnel_loss, LossPolicy::Stop);
+    assert_eq!(o.tunnel_loss_grace, Duration::from_millis(2500));
+    for (given, want) in [
+        (":80", "127.0.0.1:80"),
+        ("0.0.0.0:9363", "0.0.0.0:9363"),
+        ("[::]:9363", "[::]:9363"),
+        ("[::1]:1", "[::1]:1"),
+    ] {
+        assert_eq!(
+            opts(&["--http", given, "x"], &[]).http,
+            Some(want.parse().unwrap())
+        );
+    }
+    let env = [
+        ("ENF_HTTP", "[::1]:9000"),
+        ("ENF_ON_TUNNEL_LOSS", "Unready"),
+        ("ENF_TUNNEL_LOSS_GRACE", "5"),
+    ];
+    let o = opts(&["x"], &env);
+    assert_eq!(o.http, Some("[::1]:9000".parse().unwrap()));
+    assert_eq!(o.on_tunnel_loss, LossPolicy::Unready);
+    assert_eq!(o.tunnel_loss_grace, Duration::from_secs(5));
+    let o = opts(&["--on-tunnel-loss", "reconnect", "x"], &env);
+    assert_eq!(o.on_tunnel_loss, LossPolicy::Reconnect);
+}
+
+#[test]
 fn defaults() {
     let o = opts(&["x"], &[]);
     assert!(o.tunnel && !o.init_only && !o.keep_net_admin);
@@ -105,6 +145,9 @@ fn defaults() {
         (o.ready_timeout, o.hook_timeout, o.stop_signal),
         (None, None, None)
     );
+    assert_eq!(o.http, None);
+    assert_eq!(o.on_tunnel_loss, LossPolicy::Reconnect);
+    assert_eq!(o.tunnel_loss_grace, Duration::from_secs(30));
 }
 
 #[test]
@@ -183,6 +226,21 @@ fn usage_errors_say_what_is_wrong() {
             &["x"],
             &[("ENF_TUNNEL", "maybe")],
             "ENF_TUNNEL=maybe: expected on/off, true/false, yes/no or 1/0",
+        ),
+        (
+            &["--http", "localhost:80", "x"],
+            &[],
+            "--http localhost:80: expected PORT or ADDR:PORT (e.g. 9363, 0.0.0.0:9363, [::]:9363)",
+        ),
+        (
+            &["--on-tunnel-loss", "panic", "x"],
+            &[],
+            "--on-tunnel-loss panic: expected reconnect, unready or stop",
+        ),
+        (
+            &["x"],
+            &[("ENF_TUNNEL_LOSS_GRACE", "never")],
+            "ENF_TUNNEL_LOSS_GRACE never: expected a number of seconds, e.g. 8 or 0.5",
         ),
         (
             &["status", "extra"],

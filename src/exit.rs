@@ -15,6 +15,10 @@ pub const TUNNEL_UNAVAILABLE: u8 = 69;
 pub const INTERNAL: u8 = 70;
 /// The operating system refused something enf-init needs (signal mask, fork, event loop).
 pub const OS_ERROR: u8 = 71;
+/// The tunnel was lost and stayed down past `--tunnel-loss-grace` under
+/// `--on-tunnel-loss=stop`: the service was stopped (its own status is not used, so a service
+/// that exits 0 on SIGTERM never turns a dead tunnel into success).
+pub const TUNNEL_LOST: u8 = 76;
 /// `--ready-timeout` ran out before IPv6 over the ENF was routable.
 pub const READY_TIMEOUT: u8 = 75;
 /// Credentials are missing, unreadable or invalid (certificate, key, CA).

@@ -8,6 +8,7 @@ pub mod config;
 pub mod doctor;
 pub mod exit;
 pub mod hooks;
+pub mod http;
 pub mod identity;
 pub mod logging;
 pub mod proto;

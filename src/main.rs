@@ -38,7 +38,7 @@ fn main() {
                 exit::OS_ERROR
             }
             // PID 1 must never die of a bug with its children still running unsupervised.
-            Ok(_) => std::panic::catch_unwind(|| init(opts)).unwrap_or_else(|_| {
+            Ok(_) => std::panic::catch_unwind(|| init(*opts)).unwrap_or_else(|_| {
                 eprintln!("enf-init: error: internal error (a bug in enf-init; please report it)");
                 exit::INTERNAL
             }),
@@ -104,12 +104,15 @@ fn init(opts: Options) -> u8 {
             hook_timeout: opts.hook_timeout,
             wait_for_tunnel: tunnel.is_some(),
             ready_timeout: opts.ready_timeout,
+            on_loss: opts.on_tunnel_loss,
+            loss_grace: opts.tunnel_loss_grace,
         },
         hooks,
         service,
         env,
         pid1,
         tunnel,
+        http: opts.http,
     };
     match supervisor::run(setup) {
         Ok(code) => code,
@@ -188,6 +191,9 @@ fn bring_up(opts: &Options) -> Result<supervisor::TunnelSetup, u8> {
         check_address: cfg.tun.ip_set,
         iface: tun.name().to_string(),
         status_file: opts.status_file.clone(),
+        on_loss: opts.on_tunnel_loss,
+        heartbeat_window: cfg.remote.heartbeat_period + cfg.remote.heartbeat_timeout,
+        published: Default::default(),
     };
     Ok(supervisor::TunnelSetup { settings, tun })
 }

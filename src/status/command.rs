@@ -1,8 +1,9 @@
 //! `enf-init status [--json] [--status-file FILE]`: the tunnel's status for people or scripts.
 //!
 //! Prints on stdout (it is the command's answer, not enf-init's log) either a labelled summary or,
-//! with `--json`, the document itself. Exit status: 0 only when the status is healthy (state `up`
-//! and fresh, see `Status::healthy`), else 1, so it serves as Docker's HEALTHCHECK as it is. A
+//! with `--json`, the document itself. Exit status: 0 only when the status is healthy (see
+//! `Status::healthy`: ready, or reconnecting under `--on-tunnel-loss=reconnect`), else 1, so it
+//! serves as Docker's HEALTHCHECK as it is. A
 //! missing, unreadable or malformed file is one line on stderr and 1.
 //! Does not talk to the running enf-init: the file is the whole interface.
 
@@ -94,16 +95,27 @@ pub fn render(s: &Status, path: &Path, now: u64) -> String {
 }
 
 fn health(s: &Status, now: u64) -> String {
-    if s.healthy(now) {
+    let policy = s.on_tunnel_loss.as_str();
+    if s.ready(now) {
         "healthy".into()
-    } else if s.state != State::Up {
-        format!("unhealthy: the tunnel is {}", s.state.as_str())
-    } else {
+    } else if s.healthy(now) {
+        format!(
+            "healthy: the tunnel is {} and reconnecting (--on-tunnel-loss={policy})",
+            s.state.as_str()
+        )
+    } else if !s.is_fresh(now) {
         format!(
             "unhealthy: the status was written {}, more than {STALE_AFTER_SECS}s from now \
              (is enf-init still running?)",
             since(to_signed(now), to_signed(s.updated))
         )
+    } else if s.state != State::Up {
+        format!(
+            "unhealthy: the tunnel is {} (--on-tunnel-loss={policy})",
+            s.state.as_str()
+        )
+    } else {
+        "unhealthy: the tunnel is up but no heartbeat was answered within the last period".into()
     }
 }
 

@@ -7,7 +7,7 @@
 //! the wrong type or out of range is an error naming the key.
 
 use super::json::{self, Value};
-use super::{State, Status};
+use super::{LossPolicy, State, Status};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -78,6 +78,9 @@ pub fn to_json(s: &Status) -> String {
         "cert_not_after",
         &opt_num(s.cert_not_after.map(|v| v.to_string())),
     );
+    field(&mut out, "data_plane", &s.data_plane.to_string());
+    field(&mut out, "ever_up", &s.ever_up.to_string());
+    field(&mut out, "on_tunnel_loss", &text(s.on_tunnel_loss.as_str()));
     field(&mut out, "updated", &s.updated.to_string());
     field(&mut out, "pid", &s.pid.to_string());
     out.push_str("\n}\n");
@@ -120,6 +123,13 @@ pub fn from_json(input: &[u8]) -> Result<Status, String> {
             "heartbeat_answered" => s.heartbeat_answered = optional(v, |v| unsigned(k, v))?,
             "last_rx" => s.last_rx = optional(v, |v| unsigned(k, v))?,
             "cert_not_after" => s.cert_not_after = optional(v, |v| signed(k, v))?,
+            "data_plane" => s.data_plane = boolean(k, v)?,
+            "ever_up" => s.ever_up = boolean(k, v)?,
+            "on_tunnel_loss" => {
+                let name = string(k, v)?;
+                s.on_tunnel_loss = LossPolicy::parse(&name)
+                    .ok_or_else(|| format!("unknown on_tunnel_loss {name:?}"))?;
+            }
             "updated" => {
                 s.updated = unsigned(k, v)?;
                 have_updated = true;
@@ -134,6 +144,13 @@ pub fn from_json(input: &[u8]) -> Result<Status, String> {
         (false, _) => Err("no \"state\"".into()),
         (_, false) => Err("no \"updated\"".into()),
         _ => Ok(s),
+    }
+}
+
+fn boolean(key: &str, v: &Value) -> Result<bool, String> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => Err(format!("\"{key}\" is not true or false")),
     }
 }
 

@@ -9,9 +9,12 @@
 //! created or written (`docker run --read-only`), `FALLBACK_PATH`. Readers look in the same order
 //! and take the most recently updated document they find.
 //!
-//! Health (`Status::healthy`): state `up` and `updated` within `STALE_AFTER_SECS` of now. The
-//! freshness rule is what makes a stale `up` left by a process that died without writing
-//! `stopped` (SIGKILL, OOM) report unhealthy.
+//! Readiness (`Status::ready`): state `up`, a heartbeat answered within the last period and
+//! timeout (`data_plane`), and `updated` within `STALE_AFTER_SECS` of now. The freshness rule is
+//! what makes a stale `up` left by a process that died without writing `stopped` (SIGKILL, OOM)
+//! report unhealthy. Health (`Status::healthy`, the HEALTHCHECK) is readiness, except that under
+//! `--on-tunnel-loss=reconnect` a tunnel that was ready once and is reconnecting stays healthy:
+//! the loss policy, not the probe, decides whether an outage is the container's fault.
 //!
 //! Does not decide states or count traffic: the tunnel fills `Status`, this module stores it.
 
@@ -87,6 +90,35 @@ impl State {
     }
 }
 
+/// What enf-init does when the tunnel is lost after it was up (`--on-tunnel-loss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LossPolicy {
+    /// Keep reconnecting; the container stays healthy while it does.
+    #[default]
+    Reconnect,
+    /// Keep reconnecting, and report unhealthy until the tunnel is back.
+    Unready,
+    /// Like `Unready`; after `--tunnel-loss-grace` down, stop the service and exit
+    /// `exit::TUNNEL_LOST`.
+    Stop,
+}
+
+impl LossPolicy {
+    pub const ALL: [LossPolicy; 3] = [LossPolicy::Reconnect, LossPolicy::Unready, LossPolicy::Stop];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossPolicy::Reconnect => "reconnect",
+            LossPolicy::Unready => "unready",
+            LossPolicy::Stop => "stop",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LossPolicy> {
+        LossPolicy::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
 /// Everything the status file says. Times are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Status {
@@ -112,6 +144,12 @@ pub struct Status {
     pub last_rx: Option<u64>,
     /// The client certificate's notAfter (may be before 1970 or far after 2038).
     pub cert_not_after: Option<i64>,
+    /// The writer's judgement of the data plane: up, and a heartbeat answered within the last
+    /// period and timeout (not just "has an address").
+    pub data_plane: bool,
+    /// A heartbeat was answered at least once since enf-init started.
+    pub ever_up: bool,
+    pub on_tunnel_loss: LossPolicy,
     /// When this document was written: the freshness clock. The writer stamps it (`now_unix`).
     pub updated: u64,
     pub pid: u32,
@@ -134,9 +172,23 @@ impl Status {
         self.updated.abs_diff(now) <= STALE_AFTER_SECS
     }
 
-    /// What the HEALTHCHECK answers: the tunnel is up and the writer is alive.
+    /// What `/readyz` answers: the data plane works and the writer is alive.
+    pub fn ready(&self, now: u64) -> bool {
+        self.state == State::Up && self.data_plane && self.is_fresh(now)
+    }
+
+    /// What the HEALTHCHECK answers: ready, or (with `--on-tunnel-loss=reconnect`) reconnecting
+    /// after having been ready.
     pub fn healthy(&self, now: u64) -> bool {
-        self.state == State::Up && self.is_fresh(now)
+        self.ready(now) || (self.is_fresh(now) && self.reconnecting_is_healthy())
+    }
+
+    fn reconnecting_is_healthy(&self) -> bool {
+        let reconnecting = matches!(
+            self.state,
+            State::Up | State::Down | State::Connecting | State::Handshaking
+        );
+        self.on_tunnel_loss == LossPolicy::Reconnect && self.ever_up && reconnecting
     }
 }
 

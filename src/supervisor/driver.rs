@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 const SIGNALS: Token = Token(0);
 const CAPTURE: Token = Token(1);
 const TUNNEL: Token = Token(2);
+/// The HTTP listener; its connections take the tokens after it.
+const HTTP: usize = 16;
 /// How long the tunnel may take to say goodbye (close_notify) once everything else is gone.
 const TUNNEL_CLOSE: Duration = Duration::from_millis(300);
 /// The reaping safety net: a lost wake-up costs at most this long.
@@ -37,6 +39,8 @@ pub struct Setup {
     pub pid1: bool,
     /// The tunnel to run, `None` with `--no-tunnel`.
     pub tunnel: Option<TunnelSetup>,
+    /// Where to serve the probes and metrics (`--http`).
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// The tunnel's settings and its device. The supervisor keeps the device open for as long as it
@@ -83,6 +87,12 @@ struct Driver {
     killing: bool,
     exit: Option<u8>,
     tunnel: Option<TunnelLink>,
+    http: Option<crate::http::Server>,
+    /// Counters for the metrics.
+    service_starts: u64,
+    service_exit: Option<u8>,
+    hooks_run: u64,
+    tunnel_thread_restarts: u64,
 }
 
 /// Runs the supervisor until nothing is left; returns the exit code.
@@ -94,6 +104,19 @@ pub fn run(setup: Setup) -> io::Result<u8> {
         SIGNALS,
         Interest::READABLE,
     )?;
+    let http = match setup.http {
+        Some(addr) => {
+            let server = crate::http::Server::bind(addr, poll.registry(), HTTP).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot listen on {addr} (--http): {e}"))
+            })?;
+            log::info!(
+                "serving /livez /readyz /status /metrics on http://{}",
+                server.local_addr()
+            );
+            Some(server)
+        }
+        None => None,
+    };
     let (machine, first) = Machine::new(setup.policy, Instant::now());
     let tunnel = match setup.tunnel {
         Some(t) => {
@@ -127,6 +150,11 @@ pub fn run(setup: Setup) -> io::Result<u8> {
         killing: false,
         exit: None,
         tunnel,
+        http,
+        service_starts: 0,
+        service_exit: None,
+        hooks_run: 0,
+        tunnel_thread_restarts: 0,
     };
     d.act(first);
     d.settle();
@@ -149,8 +177,11 @@ pub fn run(setup: Setup) -> io::Result<u8> {
                 SIGNALS => d.drain_signals(sigfd.as_raw_fd())?,
                 CAPTURE => d.read_capture(),
                 TUNNEL => d.tunnel_events(),
-                _ => {}
+                t => d.serve_http(t),
             }
+        }
+        if let Some(h) = d.http.as_mut() {
+            h.expire(d.poll.registry(), Instant::now());
         }
         d.restart_tunnel_if_due();
         d.queue.push_back(Event::Tick);
@@ -200,24 +231,79 @@ impl Driver {
         let Some(link) = self.tunnel.as_mut() else {
             return;
         };
-        let mut restart = false;
-        while let Ok(ev) = link.events.try_recv() {
+        let events: Vec<_> = link.events.try_iter().collect();
+        for ev in events {
             match ev {
                 crate::tunnel::Event::Up => self.queue.push_back(Event::TunnelUp),
-                crate::tunnel::Event::Down(_) => self.queue.push_back(Event::TunnelDown),
+                crate::tunnel::Event::Down(_) => {
+                    self.warn_if_stopping_on_loss();
+                    self.queue.push_back(Event::TunnelDown);
+                }
                 crate::tunnel::Event::Crashed(why) => {
                     log::error!("{why}; starting the tunnel again (the service keeps running)");
-                    restart = true;
+                    self.tunnel_thread_restarts += 1;
+                    self.warn_if_stopping_on_loss();
+                    self.queue.push_back(Event::TunnelDown);
+                    if let Some(link) = self.tunnel.as_mut() {
+                        // A thread that crashes again at once must not be respawned in a tight
+                        // loop.
+                        link.handle = None;
+                        link.restart_at = Some(Instant::now() + link.restart_delay);
+                        link.restart_delay = (link.restart_delay * 2).min(RESTART_DELAY_MAX);
+                    }
                 }
             }
+            // One at a time, so the machine's view (`down_since`) is current for the next.
+            self.process();
         }
-        if restart {
-            // A thread that crashes again at once must not be respawned in a tight loop.
-            link.handle = None;
-            link.restart_at = Some(Instant::now() + link.restart_delay);
-            link.restart_delay = (link.restart_delay * 2).min(RESTART_DELAY_MAX);
+    }
+
+    /// Under `--on-tunnel-loss=stop`, says once per outage what will happen.
+    fn warn_if_stopping_on_loss(&self) {
+        let counting = matches!(self.machine.phase_name(), "starting" | "running");
+        if self.policy.on_loss == crate::status::LossPolicy::Stop
+            && counting
+            && self.machine.down_since().is_none()
+        {
+            log::warn!(
+                "the tunnel is down: the service will be stopped unless it is back within {:.1}s (--on-tunnel-loss=stop)",
+                self.policy.loss_grace.as_secs_f64()
+            );
         }
-        self.process();
+    }
+
+    /// Answers an HTTP client (the probes and metrics).
+    fn serve_http(&mut self, token: Token) {
+        let Some(server) = self.http.as_mut() else {
+            return;
+        };
+        if !server.owns(token) {
+            return;
+        }
+        let facts = super::probes::Facts {
+            tunnel: self.tunnel.is_some(),
+            phase: self.machine.phase_name(),
+            service_pid: self.machine.service(),
+            service_starts: self.service_starts,
+            service_exit: self.service_exit,
+            hooks_run: self.hooks_run,
+            tunnel_thread_restarts: self.tunnel_thread_restarts,
+            down_for: self.machine.down_since().map(|t| t.elapsed()),
+            on_loss: self.policy.on_loss,
+            loss_grace: self.policy.loss_grace,
+        };
+        let status = self.tunnel.as_ref().and_then(|t| {
+            t.setup
+                .settings
+                .published
+                .lock()
+                .ok()
+                .and_then(|s| s.clone())
+        });
+        let now = crate::status::now_unix();
+        server.ready(token, self.poll.registry(), Instant::now(), &mut |req| {
+            super::probes::answer(req, &facts, status.as_ref(), now)
+        });
     }
 
     fn restart_tunnel_if_due(&mut self) {
@@ -338,7 +424,16 @@ impl Driver {
                         "the tunnel was not ready within --ready-timeout; starting nothing"
                     );
                 }
+                Action::TunnelLost { down_for } => {
+                    log::error!(
+                        "the tunnel has been down for {:.1}s (--on-tunnel-loss=stop, --tunnel-loss-grace {:.1}s): stopping the service; exit code {}",
+                        down_for.as_secs_f64(),
+                        self.policy.loss_grace.as_secs_f64(),
+                        crate::exit::TUNNEL_LOST
+                    );
+                }
                 Action::ServiceExited { status } => {
+                    self.service_exit = Some(status.exit_code());
                     log::info!("service exited with {status}");
                     spawn::reclaim_terminal();
                 }
@@ -400,6 +495,7 @@ impl Driver {
                 "running"
             };
             log::info!("{verb} {}", hook.path.display());
+            self.hooks_run += 1;
             match spawn::spawn(&spec) {
                 Ok((pid, stdout)) => {
                     let capture = stdout
@@ -439,6 +535,7 @@ impl Driver {
         match spawn::spawn(&spec) {
             Ok((pid, _)) => {
                 log::debug!("service {shown} started as pid {pid}");
+                self.service_starts += 1;
                 self.queue.push_back(Event::Started { service: Some(pid) });
             }
             Err(e) => {

@@ -3,7 +3,8 @@
 //! It knows the phases of a container's life (start-up steps, the running service, the stop) and
 //! which process matters in each, and nothing of syscalls: the driver in `mod.rs` turns signals,
 //! reaped children and the clock into events, and carries out the actions it returns. The tunnel
-//! joins later as more events (tunnel up/down) gating `StartNext`.
+//! is two more events: `TunnelUp` gates start-up, and a `TunnelDown` that lasts past
+//! `--tunnel-loss-grace` stops everything under `--on-tunnel-loss=stop`.
 
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,8 @@ pub enum Action {
     ServiceExited { status: Status },
     /// `--ready-timeout` ran out before the tunnel was ready; start-up ends.
     ReadyTimedOut,
+    /// The tunnel stayed down past the grace under `--on-tunnel-loss=stop`; everything stops.
+    TunnelLost { down_for: Duration },
     /// Nothing is left: exit with this code.
     Exit(u8),
 }
@@ -96,6 +99,10 @@ pub struct Policy {
     pub wait_for_tunnel: bool,
     /// With `wait_for_tunnel`: give up after this long.
     pub ready_timeout: Option<Duration>,
+    /// What a tunnel lost after start-up means (only `Stop` changes a decision here; the others
+    /// only change what the health checks say).
+    pub on_loss: crate::status::LossPolicy,
+    pub loss_grace: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +129,8 @@ enum Phase {
 pub struct Machine {
     policy: Policy,
     phase: Phase,
+    /// Since when the tunnel has been down, once start-up got past waiting for it.
+    down_since: Option<Instant>,
 }
 
 impl Machine {
@@ -131,15 +140,47 @@ impl Machine {
         if policy.wait_for_tunnel {
             let ready_by = policy.ready_timeout.map(|t| now + t);
             let phase = Phase::Waiting { ready_by };
-            (Machine { policy, phase }, vec![])
+            let m = Machine {
+                policy,
+                phase,
+                down_since: None,
+            };
+            (m, vec![])
         } else {
             let phase = Phase::Starting { step: None };
-            (Machine { policy, phase }, vec![Action::StartNext])
+            let m = Machine {
+                policy,
+                phase,
+                down_since: None,
+            };
+            (m, vec![Action::StartNext])
         }
     }
 
     /// The next instant at which `Tick` must be delivered, if any.
     pub fn deadline(&self) -> Option<Instant> {
+        let phase = self.phase_deadline();
+        match (phase, self.loss_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When the tunnel's outage ends the service, if it is counting.
+    fn loss_deadline(&self) -> Option<Instant> {
+        let counting = self.policy.on_loss == crate::status::LossPolicy::Stop
+            && matches!(self.phase, Phase::Starting { .. } | Phase::Running { .. });
+        self.down_since
+            .filter(|_| counting)
+            .map(|t| t + self.policy.loss_grace)
+    }
+
+    /// Since when the tunnel has been down after start-up began, if it is.
+    pub fn down_since(&self) -> Option<Instant> {
+        self.down_since
+    }
+
+    fn phase_deadline(&self) -> Option<Instant> {
         match self.phase {
             Phase::Waiting { ready_by } => ready_by,
             Phase::Starting {
@@ -147,6 +188,17 @@ impl Machine {
             } => deadline,
             Phase::Stopping { kill_at, .. } => Some(kill_at),
             _ => None,
+        }
+    }
+
+    /// The phase's name, for probes and metrics.
+    pub fn phase_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Waiting { .. } => "waiting",
+            Phase::Starting { .. } => "starting",
+            Phase::Running { .. } => "running",
+            Phase::Stopping { .. } => "stopping",
+            Phase::Done => "done",
         }
     }
 
@@ -161,6 +213,28 @@ impl Machine {
     pub fn on(&mut self, event: Event, now: Instant) -> Vec<Action> {
         match (self.phase, event) {
             (Phase::Done, _) => vec![],
+
+            // The tunnel after start-up: an outage is timed; under `stop` it may end everything.
+            (Phase::Starting { .. } | Phase::Running { .. }, Event::TunnelDown) => {
+                self.down_since.get_or_insert(now);
+                vec![]
+            }
+            (Phase::Starting { .. } | Phase::Running { .. }, Event::TunnelUp) => {
+                self.down_since = None;
+                vec![]
+            }
+            (Phase::Starting { .. } | Phase::Running { .. }, Event::Tick)
+                if self.loss_deadline().is_some_and(|d| now >= d) =>
+            {
+                let down_for = now.saturating_duration_since(self.down_since.unwrap_or(now));
+                let mut acts = vec![Action::TunnelLost { down_for }];
+                let service = self.service();
+                if let Some(pid) = service {
+                    acts.extend(self.forward(Some(pid), libc::SIGTERM));
+                }
+                acts.extend(self.stop(now, service, Some(crate::exit::TUNNEL_LOST)));
+                acts
+            }
 
             // Waiting for the tunnel: nothing runs yet.
             (Phase::Waiting { .. }, Event::TunnelUp) => {

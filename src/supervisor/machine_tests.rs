@@ -1,6 +1,7 @@
 //! The supervisor's decisions, event by event.
 
 use super::*;
+use crate::status::LossPolicy;
 use Action::*;
 
 const SVC: i32 = 100;
@@ -12,6 +13,8 @@ fn policy() -> Policy {
         hook_timeout: None,
         wait_for_tunnel: false,
         ready_timeout: None,
+        on_loss: LossPolicy::Reconnect,
+        loss_grace: Duration::from_secs(30),
     }
 }
 
@@ -381,4 +384,142 @@ fn a_stop_while_waiting_for_the_tunnel_exits_promptly_with_the_signal() {
     );
     assert_eq!(m.on(Event::TunnelUp, t0), vec![]);
     assert_eq!(m.on(Event::NoChildren, t0), vec![Exit(143)]);
+}
+
+#[test]
+fn tunnel_loss_under_reconnect_and_unready_changes_nothing() {
+    for on_loss in [LossPolicy::Reconnect, LossPolicy::Unready] {
+        let (mut m, t0) = running(Policy {
+            on_loss,
+            ..policy()
+        });
+        assert_eq!(m.on(Event::TunnelDown, t0), vec![]);
+        assert_eq!(m.down_since(), Some(t0));
+        assert_eq!(m.deadline(), None, "{on_loss:?}: no timer for an outage");
+        assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(3600)), vec![]);
+        assert_eq!(m.service(), Some(SVC));
+        assert_eq!(m.on(Event::TunnelUp, t0), vec![]);
+        assert_eq!(m.down_since(), None);
+    }
+}
+
+#[test]
+fn tunnel_loss_under_stop_ends_the_service_after_the_grace_with_its_own_code() {
+    let grace = Duration::from_secs(5);
+    let (mut m, t0) = running(Policy {
+        on_loss: LossPolicy::Stop,
+        loss_grace: grace,
+        ..policy()
+    });
+    assert_eq!(m.on(Event::TunnelDown, t0), vec![]);
+    // A second Down (another failed attempt) does not restart the clock.
+    assert_eq!(m.on(Event::TunnelDown, t0 + Duration::from_secs(2)), vec![]);
+    assert_eq!(m.deadline(), Some(t0 + grace));
+    assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(4)), vec![]);
+    let at = t0 + grace;
+    assert_eq!(
+        m.on(Event::Tick, at),
+        vec![
+            TunnelLost { down_for: grace },
+            Forward {
+                pid: SVC,
+                sig: libc::SIGTERM
+            },
+            TerminateOthers { spare: Some(SVC) }
+        ]
+    );
+    // The service exits 0 on SIGTERM: the exit code still says the tunnel was lost.
+    assert_eq!(
+        m.on(
+            Event::Exited {
+                pid: SVC,
+                status: Status::Code(0)
+            },
+            at
+        ),
+        vec![
+            ServiceExited {
+                status: Status::Code(0)
+            },
+            TerminateOthers { spare: None }
+        ]
+    );
+    assert_eq!(
+        m.on(Event::NoChildren, at),
+        vec![Exit(crate::exit::TUNNEL_LOST)]
+    );
+}
+
+#[test]
+fn tunnel_back_within_the_grace_cancels_the_stop() {
+    let (mut m, t0) = running(Policy {
+        on_loss: LossPolicy::Stop,
+        loss_grace: Duration::from_secs(5),
+        stop_signal: Some(libc::SIGQUIT),
+        ..policy()
+    });
+    m.on(Event::TunnelDown, t0);
+    assert_eq!(m.on(Event::TunnelUp, t0 + Duration::from_secs(4)), vec![]);
+    assert_eq!(m.deadline(), None);
+    assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(60)), vec![]);
+    // A new outage starts a new grace, and the stop uses --stop-signal.
+    let t1 = t0 + Duration::from_secs(100);
+    m.on(Event::TunnelDown, t1);
+    let acts = m.on(Event::Tick, t1 + Duration::from_secs(5));
+    assert_eq!(
+        acts[..2],
+        [
+            TunnelLost {
+                down_for: Duration::from_secs(5)
+            },
+            Forward {
+                pid: SVC,
+                sig: libc::SIGQUIT
+            }
+        ]
+    );
+}
+
+#[test]
+fn tunnel_loss_under_stop_during_hooks_and_init_only() {
+    let grace = Duration::from_secs(1);
+    let stop = Policy {
+        on_loss: LossPolicy::Stop,
+        loss_grace: grace,
+        wait_for_tunnel: true,
+        ..policy()
+    };
+    // Down while still waiting for the first Up: that is --ready-timeout's business.
+    let t0 = Instant::now();
+    let (mut m, _) = Machine::new(stop, t0);
+    assert_eq!(m.on(Event::TunnelDown, t0), vec![]);
+    assert_eq!(m.on(Event::Tick, t0 + Duration::from_secs(60)), vec![]);
+    // Up, a hook runs, the tunnel goes: the hook is stopped and nothing else starts.
+    assert_eq!(m.on(Event::TunnelUp, t0), vec![StartNext]);
+    assert_eq!(m.on(Event::StepStarted { pid: 7 }, t0), vec![]);
+    m.on(Event::TunnelDown, t0);
+    assert_eq!(
+        m.on(Event::Tick, t0 + grace),
+        vec![
+            TunnelLost { down_for: grace },
+            TerminateOthers { spare: None }
+        ]
+    );
+    // --init-only: no service, the same exit code.
+    let (mut m, _) = Machine::new(stop, t0);
+    m.on(Event::TunnelUp, t0);
+    m.on(Event::Started { service: None }, t0);
+    m.on(Event::TunnelDown, t0);
+    let acts = m.on(Event::Tick, t0 + grace);
+    assert_eq!(
+        acts,
+        vec![
+            TunnelLost { down_for: grace },
+            TerminateOthers { spare: None }
+        ]
+    );
+    assert_eq!(
+        m.on(Event::NoChildren, t0 + grace),
+        vec![Exit(crate::exit::TUNNEL_LOST)]
+    );
 }

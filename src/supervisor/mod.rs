@@ -7,6 +7,7 @@
 
 pub mod caps;
 pub mod machine;
+pub mod probes;
 pub mod procs;
 pub mod spawn;
 pub mod user;

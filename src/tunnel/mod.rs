@@ -22,8 +22,12 @@ use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+
+/// The latest status document, shared with the supervisor's HTTP probes; replaced whenever the
+/// status file is written (every state change and every couple of seconds).
+pub type Published = Arc<Mutex<Option<crate::status::Status>>>;
 
 /// What the tunnel thread needs; credentials are not here because they are re-read at every
 /// connection attempt from `config` (with `env`, the `ENF_*` overrides).
@@ -39,6 +43,11 @@ pub struct Settings {
     pub check_address: bool,
     pub iface: String,
     pub status_file: Option<PathBuf>,
+    /// Recorded in the status document: health depends on it.
+    pub on_loss: crate::status::LossPolicy,
+    /// Heartbeat period plus timeout: a reply older than this means the data plane is in doubt.
+    pub heartbeat_window: Duration,
+    pub published: Published,
 }
 
 /// From the supervisor to the tunnel.
@@ -153,14 +162,32 @@ impl Handle {
     }
 }
 
-/// Writes the status file from the tunnel's counters.
+/// Writes the status file from the tunnel's counters, and publishes the same document to the
+/// supervisor.
 pub fn write_status(settings: &Settings, stats: &Stats) -> std::io::Result<PathBuf> {
+    let doc = status_document(settings, stats, SystemTime::now());
+    if let Ok(mut slot) = settings.published.lock() {
+        *slot = Some(doc.clone());
+    }
+    crate::status::write(settings.status_file.as_deref(), &doc)
+}
+
+/// The status document for `stats` at `now`.
+pub fn status_document(
+    settings: &Settings,
+    stats: &Stats,
+    now: SystemTime,
+) -> crate::status::Status {
+    let answered_recently = stats.heartbeat_answered.is_some_and(|t| {
+        now.duration_since(t)
+            .map_or(true, |age| age <= settings.heartbeat_window)
+    });
     let unix = |t: SystemTime| {
         t.duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .ok()
     };
-    let doc = crate::status::Status {
+    crate::status::Status {
         state: stats.state,
         address: Some(settings.address),
         iface: Some(settings.iface.clone()),
@@ -181,10 +208,12 @@ pub fn write_status(settings: &Settings, stats: &Stats) -> std::io::Result<PathB
         heartbeat_answered: stats.heartbeat_answered.and_then(unix),
         last_rx: stats.last_rx.and_then(unix),
         cert_not_after: stats.cert_not_after,
-        updated: crate::status::now_unix(),
+        data_plane: stats.state == crate::status::State::Up && answered_recently,
+        ever_up: stats.heartbeat_answered.is_some(),
+        on_tunnel_loss: settings.on_loss,
+        updated: unix(now).unwrap_or(0),
         pid: std::process::id(),
-    };
-    crate::status::write(settings.status_file.as_deref(), &doc)
+    }
 }
 
 /// The last word in the status file: the tunnel is stopped (never a stale `up`).

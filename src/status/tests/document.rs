@@ -2,7 +2,7 @@
 
 use super::sample;
 use crate::status::json::{self, Value};
-use crate::status::{State, Status};
+use crate::status::{LossPolicy, State, Status};
 use proptest::prelude::*;
 use std::net::Ipv6Addr;
 
@@ -25,6 +25,9 @@ fn document_text_is_stable() {
   "heartbeat_answered": 1700000090,
   "last_rx": 1700000095,
   "cert_not_after": -62167219200,
+  "data_plane": true,
+  "ever_up": true,
+  "on_tunnel_loss": "stop",
   "updated": 1700000100,
   "pid": 1
 }
@@ -219,6 +222,8 @@ proptest! {
         cert in any::<Option<i64>>(),
         times in any::<[Option<u64>; 3]>(),
         pid in any::<u32>(),
+        flags in any::<[bool; 2]>(),
+        policy in prop::sample::select(LossPolicy::ALL.to_vec()),
     ) {
         let s = Status {
             state,
@@ -232,6 +237,9 @@ proptest! {
             cert_not_after: cert,
             updated: counters[5],
             pid,
+            data_plane: flags[0],
+            ever_up: flags[1],
+            on_tunnel_loss: policy,
         };
         prop_assert_eq!(Status::from_json(s.to_json().as_bytes()), Ok(s));
     }

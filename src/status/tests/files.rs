@@ -8,30 +8,99 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[test]
-fn health_needs_up_and_fresh() {
+fn readiness_needs_up_a_working_data_plane_and_freshness() {
     let now = 1_000_000;
     let table = [
-        (State::Up, now, true),
-        (State::Up, now - STALE_AFTER_SECS, true),
-        (State::Up, now - STALE_AFTER_SECS - 1, false),
-        (State::Up, now + STALE_AFTER_SECS + 1, false),
-        (State::Up, 0, false),
-        (State::Down, now, false),
-        (State::Handshaking, now, false),
-        (State::Stopped, now, false),
-        (State::NoTunnel, now, false),
+        (State::Up, true, now, true),
+        (State::Up, false, now, false),
+        (State::Up, true, now - STALE_AFTER_SECS, true),
+        (State::Up, true, now - STALE_AFTER_SECS - 1, false),
+        (State::Up, true, now + STALE_AFTER_SECS + 1, false),
+        (State::Up, true, 0, false),
+        (State::Down, true, now, false),
+        (State::Handshaking, true, now, false),
+        (State::Stopped, true, now, false),
+        (State::NoTunnel, true, now, false),
     ];
-    for (state, updated, want) in table {
+    for (state, data_plane, updated, want) in table {
         let s = Status {
             state,
+            data_plane,
             updated,
             ..Status::default()
         };
-        assert_eq!(s.healthy(now), want, "{state:?} updated {updated}");
+        assert_eq!(
+            s.ready(now),
+            want,
+            "{state:?} data plane {data_plane} updated {updated}"
+        );
+        for policy in [LossPolicy::Unready, LossPolicy::Stop] {
+            let s = Status {
+                on_tunnel_loss: policy,
+                ever_up: true,
+                ..s.clone()
+            };
+            assert_eq!(s.healthy(now), want, "{policy:?}: health is readiness");
+        }
     }
     for st in State::ALL {
         assert_eq!(State::parse(st.as_str()), Some(st));
     }
+    for p in LossPolicy::ALL {
+        assert_eq!(LossPolicy::parse(p.as_str()), Some(p));
+    }
+}
+
+#[test]
+fn reconnect_policy_stays_healthy_while_reconnecting_after_the_first_up() {
+    let now = 1_000_000;
+    // (state, ever up, updated, healthy)
+    let table = [
+        (State::Down, true, now, true),
+        (State::Connecting, true, now, true),
+        (State::Handshaking, true, now, true),
+        (State::Up, true, now, true),
+        (State::Down, true, now - STALE_AFTER_SECS - 1, false),
+        (State::Connecting, false, now, false),
+        (State::Starting, true, now, false),
+        (State::Stopped, true, now, false),
+        (State::NoTunnel, true, now, false),
+    ];
+    for (state, ever_up, updated, want) in table {
+        let s = Status {
+            state,
+            ever_up,
+            updated,
+            on_tunnel_loss: LossPolicy::Reconnect,
+            ..Status::default()
+        };
+        assert_eq!(
+            s.healthy(now),
+            want,
+            "{state:?} ever up {ever_up} updated {updated}"
+        );
+        assert!(!s.ready(now) || state == State::Up);
+    }
+    let reconnecting = Status {
+        state: State::Down,
+        ever_up: true,
+        updated: now,
+        ..Status::default()
+    };
+    let text = render(&reconnecting, Path::new("/s"), now);
+    assert!(
+        text.contains("healthy: the tunnel is down and reconnecting (--on-tunnel-loss=reconnect)"),
+        "{text}"
+    );
+    let strict = Status {
+        on_tunnel_loss: LossPolicy::Unready,
+        ..reconnecting
+    };
+    let text = render(&strict, Path::new("/s"), now);
+    assert!(
+        text.contains("unhealthy: the tunnel is down (--on-tunnel-loss=unready)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -155,7 +224,7 @@ fn render_for_people() {
     let blank = render(&Status::default(), Path::new("/s"), 0);
     assert!(blank.contains("address:         -\n") && blank.contains("drops:           none"));
     assert!(
-        blank.contains("unhealthy: the tunnel is starting"),
+        blank.contains("unhealthy: the tunnel is starting (--on-tunnel-loss=reconnect)"),
         "{blank}"
     );
     s.cert_not_after = Some(now as i64 - 90);

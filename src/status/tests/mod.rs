@@ -25,6 +25,9 @@ fn sample() -> Status {
         heartbeat_answered: Some(1_700_000_090),
         last_rx: Some(1_700_000_095),
         cert_not_after: Some(-62_167_219_200),
+        data_plane: true,
+        ever_up: true,
+        on_tunnel_loss: super::LossPolicy::Stop,
         updated: 1_700_000_100,
         pid: 1,
     }
