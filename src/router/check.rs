@@ -35,6 +35,15 @@ impl Registered {
         registry::spki_from_pem(&std::fs::read(path).ok()?).ok()
     }
 
+    /// How many endpoints are registered (as last loaded).
+    pub fn len(&self) -> usize {
+        self.map.read().map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn replace(&self, map: HashMap<Ipv6Addr, Vec<u8>>) {
         if let Ok(mut m) = self.map.write() {
             *m = map;

@@ -36,8 +36,9 @@ A local ENF: a CA, endpoint credentials and a router that speaks the ENF tunnel 
       Registered addresses, their key fingerprints (SHA-256), connected or not.
   remove-endpoint DIR ADDRESS
       Revoke ADDRESS; a running `serve` closes its live session.
-  serve DIR [--listen ADDR:PORT]...
-      Route between the registered endpoints (default: [::]:443, IPv6 and IPv4).
+  serve DIR [--listen ADDR:PORT]... [--http [ADDR:]PORT]
+      Route between the registered endpoints (default: [::]:443, IPv6 and IPv4). --http
+      serves /metrics (Prometheus), /livez and /readyz (ADDR default 127.0.0.1).
 
 ADDRESS is an IPv6 address (fd00::1) or 32 hex digits. Exit status: 0 done, 64 command line,
 77 key or certificate file, 78 DIR or OUTDIR.
@@ -67,6 +68,7 @@ pub enum Command {
     Serve {
         dir: PathBuf,
         listen: Vec<SocketAddr>,
+        http: Option<SocketAddr>,
     },
 }
 
@@ -143,7 +145,7 @@ pub fn run(args: &[OsString]) -> u8 {
             print!("{USAGE_TEXT}");
             return 0;
         }
-        Ok(Command::Serve { dir, listen }) => return super::serve::run(&dir, &listen),
+        Ok(Command::Serve { dir, listen, http }) => return super::serve::run(&dir, &listen, http),
         Ok(Command::Init { dir, hosts }) => init(&dir, &hosts),
         Ok(Command::AddEndpoint(add)) => add_endpoint(&add),
         Ok(Command::List { dir }) => list(&dir),
@@ -279,7 +281,7 @@ pub fn parse(args: &[OsString]) -> Result<Command, String> {
         "init" => &["--host"],
         "add-endpoint" => &["--out", "--public-key", "--host", "--port", "--prefix"],
         "list" | "remove-endpoint" => &[],
-        "serve" => &["--listen"],
+        "serve" => &["--listen", "--http"],
         other => {
             return Err(format!(
                 "unknown command {other:?} (expected init, add-endpoint, list, remove-endpoint or serve)"
@@ -320,9 +322,14 @@ pub fn parse(args: &[OsString]) -> Result<Command, String> {
             if listen.is_empty() {
                 listen.push(DEFAULT_LISTEN);
             }
+            let http = match p.one("--http")? {
+                Some(v) => Some(http(&p.text(&v)?)?),
+                None => None,
+            };
             Ok(Command::Serve {
                 dir: dir.into(),
                 listen,
+                http,
             })
         }
         _ => add_endpoint_args(&p).map(Command::AddEndpoint),
@@ -476,6 +483,18 @@ fn port(s: &str) -> Result<u16, String> {
         Ok(p) if p > 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(p),
         _ => Err(format!("--port {s:?} is not a port number (1 to 65535)")),
     }
+}
+
+/// `--http`: ADDR:PORT, or a bare PORT on loopback (metrics are not for the world unless asked).
+fn http(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.strip_prefix(':').unwrap_or(s).parse::<u16>() {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port,
+        ));
+    }
+    s.parse()
+        .map_err(|_| format!("--http {s:?} is not PORT or ADDR:PORT (e.g. 9364 or 0.0.0.0:9364)"))
 }
 
 fn listen(s: &str) -> Result<SocketAddr, String> {

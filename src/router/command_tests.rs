@@ -36,10 +36,21 @@ fn parses() {
             add(out(), &["h", "::1"], 4443, &["fd00::/8", "default"])),
         ("list D", Command::List { dir: "D".into() }),
         ("remove-endpoint D fd00::1", Command::Remove { dir: "D".into(), address: "fd00::1".parse().unwrap() }),
-        ("serve D", Command::Serve { dir: "D".into(), listen: vec![DEFAULT_LISTEN] }),
+        ("serve D", Command::Serve { dir: "D".into(), listen: vec![DEFAULT_LISTEN], http: None }),
         ("serve D --listen 127.0.0.1:4443 --listen [::1]:4443", Command::Serve {
             dir: "D".into(),
             listen: vec!["127.0.0.1:4443".parse().unwrap(), "[::1]:4443".parse().unwrap()],
+            http: None,
+        }),
+        ("serve D --http 9364", Command::Serve {
+            dir: "D".into(),
+            listen: vec![DEFAULT_LISTEN],
+            http: Some("127.0.0.1:9364".parse().unwrap()),
+        }),
+        ("serve D --http [::]:9364", Command::Serve {
+            dir: "D".into(),
+            listen: vec![DEFAULT_LISTEN],
+            http: Some("[::]:9364".parse().unwrap()),
         }),
     ];
     for (line, want) in table {

@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod command;
+pub mod metrics;
 pub mod provision;
 pub mod registry;
 pub mod route;

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// Tokens below this are listeners and signals; sessions start here.
 const FIRST_SESSION: usize = 1024;
 const SIGNALS: Token = Token(1023);
+/// The HTTP listener (`--http`); its connections take the tokens after it, below `SIGNALS`.
+const HTTP: usize = 960;
 const TICK: Duration = Duration::from_secs(1);
 /// A peer must finish its TLS handshake within this.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,11 +54,17 @@ struct Router {
     /// Sessions not yet past their handshake, and connections turned away since the last tick.
     handshaking: usize,
     turned_away: u64,
+    http: Option<crate::http::Server>,
+    /// For the metrics: counters of ended sessions, and connection counts.
+    ended: super::session::Stats,
+    accepted: u64,
+    closed: u64,
+    turned_away_total: u64,
 }
 
 /// Serves DIR on `listen` until SIGTERM or SIGINT; returns the exit code.
-pub fn run(dir: &Path, listen: &[SocketAddr]) -> u8 {
-    match serve(dir, listen) {
+pub fn run(dir: &Path, listen: &[SocketAddr], http: Option<SocketAddr>) -> u8 {
+    match serve(dir, listen, http) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");
@@ -65,7 +73,7 @@ pub fn run(dir: &Path, listen: &[SocketAddr]) -> u8 {
     }
 }
 
-fn serve(dir: &Path, listen: &[SocketAddr]) -> Result<(), String> {
+fn serve(dir: &Path, listen: &[SocketAddr], http: Option<SocketAddr>) -> Result<(), String> {
     let mask = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1]
         .iter()
         .fold(0u64, |m, &s| m | 1 << (s - 1));
@@ -93,6 +101,18 @@ fn serve(dir: &Path, listen: &[SocketAddr]) -> Result<(), String> {
         log::info!("listening on {addr}");
         listeners.push(l);
     }
+    let http = match http {
+        Some(addr) => {
+            let server = crate::http::Server::bind(addr, poll.registry(), HTTP)
+                .map_err(|e| format!("cannot listen on {addr} (--http): {e}"))?;
+            log::info!(
+                "serving /metrics /livez /readyz on http://{}",
+                server.local_addr()
+            );
+            Some(server)
+        }
+        None => None,
+    };
     let mut r = Router {
         poll,
         listeners,
@@ -108,6 +128,11 @@ fn serve(dir: &Path, listen: &[SocketAddr]) -> Result<(), String> {
         unread: Vec::new(),
         handshaking: 0,
         turned_away: 0,
+        http,
+        ended: Default::default(),
+        accepted: 0,
+        closed: 0,
+        turned_away_total: 0,
     };
     r.write_state();
     let mut events = Events::with_capacity(1024);
@@ -143,6 +168,7 @@ fn serve(dir: &Path, listen: &[SocketAddr]) -> Result<(), String> {
                     }
                 }
                 Token(i) if i < r.listeners.len() => r.accept(i, now),
+                t if r.http.as_ref().is_some_and(|h| h.owns(t)) => r.serve_http(t, now),
                 Token(t) if t >= FIRST_SESSION => {
                     let key = t - FIRST_SESSION;
                     if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -159,6 +185,9 @@ fn serve(dir: &Path, listen: &[SocketAddr]) -> Result<(), String> {
             r.readable(key, now);
         }
         if now >= next_tick {
+            if let Some(h) = r.http.as_mut() {
+                h.expire(r.poll.registry(), now);
+            }
             r.tick(now);
             next_tick = now + TICK;
         }
@@ -183,6 +212,7 @@ impl Router {
             };
             if self.handshaking >= MAX_HANDSHAKING {
                 self.turned_away += 1;
+                self.turned_away_total += 1;
                 drop(sock);
                 continue;
             }
@@ -207,6 +237,7 @@ impl Router {
             }
             self.sessions.insert(Session::new(sock, tls, peer, now));
             self.handshaking += 1;
+            self.accepted += 1;
         }
     }
 
@@ -313,6 +344,8 @@ impl Router {
         };
         s.close_notify();
         let _ = self.poll.registry().deregister(&mut s.link.sock);
+        self.closed += 1;
+        super::metrics::accumulate(&mut self.ended, &s.stats);
         match s.addr {
             Some(addr) => {
                 if self.routes.get(&addr) == Some(&key) {
@@ -375,6 +408,28 @@ impl Router {
         self.registered.replace(map);
         for key in revoked {
             self.close(key, "registration removed or its key replaced");
+        }
+    }
+
+    /// Answers an HTTP client (`--http`): the metrics are gathered now.
+    fn serve_http(&mut self, token: Token, now: Instant) {
+        let mut traffic = self.ended.clone();
+        for (_, s) in self.sessions.iter() {
+            super::metrics::accumulate(&mut traffic, &s.stats);
+        }
+        let totals = super::metrics::Totals {
+            sessions: self.routes.len() as u64,
+            handshaking: self.handshaking as u64,
+            registered: self.registered.len() as u64,
+            accepted: self.accepted,
+            closed: self.closed,
+            turned_away: self.turned_away_total,
+            traffic,
+        };
+        if let Some(h) = self.http.as_mut() {
+            h.ready(token, self.poll.registry(), now, &mut |req| {
+                super::metrics::answer(req, &totals)
+            });
         }
     }
 

@@ -61,6 +61,11 @@ impl Router {
 
     /// (Re)starts `serve` and waits until it accepts connections.
     pub fn serve(&mut self) {
+        self.serve_with(&[]);
+    }
+
+    /// (Re)starts `serve` with extra arguments (e.g. `--http`).
+    pub fn serve_with(&mut self, extra: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -76,6 +81,7 @@ impl Router {
                 // Every address in the namespace: endpoints also come in over child links.
                 &format!("[::]:{PORT}"),
             ])
+            .args(extra)
             .env("ENF_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
