@@ -122,6 +122,17 @@ fn checks(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
     out
 }
 
+/// A character device at `node` that is not the tun clone device (e.g. `/dev/null` bound in its
+/// place): what start-up says before trying it, since TUNSETIFF on it only says "inappropriate
+/// ioctl". A missing node is left to the open, which says so itself.
+pub fn wrong_tun_device(node: &Path) -> Option<String> {
+    let m = std::fs::metadata(node).ok()?;
+    if !m.file_type().is_char_device() {
+        return None;
+    }
+    tun_device(node).err().map(|(why, _)| why)
+}
+
 /// The clone device exists and is the tun character device (nothing is opened).
 fn tun_device(node: &Path) -> Result<String, (String, u8)> {
     let fix = "run the container with --device /dev/net/tun";

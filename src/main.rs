@@ -150,6 +150,10 @@ fn bring_up(opts: &Options) -> Result<supervisor::TunnelSetup, u8> {
         );
         return Err(exit::TUNNEL_UNAVAILABLE);
     }
+    if let Some(why) = enf_init::doctor::wrong_tun_device(&cfg.tun.dev_node) {
+        log::error!("{why}");
+        return Err(exit::TUNNEL_UNAVAILABLE);
+    }
     let tun = tunnel::tun::Tun::open(&cfg.tun.dev_node, &cfg.tun.dev).map_err(|e| {
         log::error!("{e}");
         exit::TUNNEL_UNAVAILABLE

@@ -114,6 +114,37 @@ fn a_missing_tun_device_says_to_pass_it() {
 }
 
 #[test]
+fn a_device_that_is_not_the_tun_device_says_so_in_doctor_and_at_start_up() {
+    require_root();
+    let (_d, conf) = endpoint();
+    let text = std::fs::read_to_string(&conf)
+        .expect("conf")
+        .replace("\"/dev/net/tun\"", "\"/dev/null\"");
+    std::fs::write(&conf, text).expect("conf");
+    let want = "/dev/null is device 1:3, not the tun device 10:200: run the container with --device /dev/net/tun";
+    let (code, out) = doctor(&[], &conf);
+    assert_eq!(code, 69, "{out}");
+    assert_eq!(
+        line(&out, "tun device"),
+        format!("FAIL  tun device: {want}")
+    );
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", INIT, "-c"])
+        .arg(&conf)
+        .args(["--", "touch", "/nonexistent-service-ran"])
+        .output()
+        .expect("unshare");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains(&format!("error: {want}")), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("error")).count(),
+        1,
+        "one line: {err}"
+    );
+}
+
+#[test]
 fn ipv6_disabled_says_which_sysctl() {
     require_root();
     let (_d, conf) = endpoint();
