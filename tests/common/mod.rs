@@ -185,5 +185,6 @@ pub fn wait_for_text(what: &str, text: &str, limit: Duration, read: impl Fn() ->
 }
 
 pub mod enf_client;
+pub mod hostile;
 pub mod netns;
 pub mod router;
