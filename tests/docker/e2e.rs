@@ -70,6 +70,52 @@ fn the_health_check_turns_healthy_with_the_tunnel() {
     }
 }
 
+/// Polls `docker inspect` until the container's health is `want`.
+fn wait_health(enf: &Enf, container: &str, want: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let state = docker_ok(&["inspect", "-f", "{{.State.Health.Status}}", container]);
+        if state.trim() == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never {want} ({}):\n{}",
+            state.trim(),
+            enf.logs(container)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn under_unready_the_health_check_follows_the_router_and_the_container_keeps_running() {
+    let mut enf = Enf::new("unready");
+    let a = enf.endpoint(
+        "a",
+        A,
+        "enf/base",
+        &[
+            "--health-interval",
+            "1s",
+            "--health-start-period",
+            "1s",
+            "--health-retries",
+            "1",
+            "-e",
+            "ENF_ON_TUNNEL_LOSS=unready",
+        ],
+        &["--init-only"],
+    );
+    wait_health(&enf, &a, "healthy", Duration::from_secs(40));
+    docker_ok(&["stop", &enf.router_name()]);
+    wait_health(&enf, &a, "unhealthy", Duration::from_secs(30));
+    docker_ok(&["start", &enf.router_name()]);
+    wait_health(&enf, &a, "healthy", Duration::from_secs(60));
+    let running = docker_ok(&["inspect", "-f", "{{.State.Running}} {{.RestartCount}}", &a]);
+    assert_eq!(running.trim(), "true 0");
+}
+
 #[test]
 fn the_tunnel_comes_back_after_the_router_container_restarts() {
     let mut enf = Enf::new("restart");
@@ -103,20 +149,23 @@ fn without_net_admin_or_the_device_it_fails_with_one_clear_line() {
     let enf = Enf::new("privs");
     let creds = enf.credentials(A);
     let mount = format!("{}:/data/enf0:ro", creds.display());
+    let ipv6_on = ["--sysctl", "net.ipv6.conf.all.disable_ipv6=0"];
+    let both = ["--device", "/dev/net/tun", "--cap-add=NET_ADMIN"];
     for (opts, want) in [
-        (vec!["--device", "/dev/net/tun"], "--cap-add=NET_ADMIN"),
-        (vec!["--cap-add=NET_ADMIN"], "--device /dev/net/tun"),
+        (
+            vec!["--device", "/dev/net/tun", ipv6_on[0], ipv6_on[1]],
+            "--cap-add=NET_ADMIN",
+        ),
+        (
+            vec!["--cap-add=NET_ADMIN", ipv6_on[0], ipv6_on[1]],
+            "--device /dev/net/tun",
+        ),
+        (
+            [&both[..], &["--sysctl", "net.ipv6.conf.all.disable_ipv6=1"]].concat(),
+            "--sysctl net.ipv6.conf.all.disable_ipv6=0",
+        ),
     ] {
-        let mut cmd = vec![
-            "run",
-            "--rm",
-            "--network",
-            &enf.net,
-            "-v",
-            &mount,
-            "--sysctl",
-            "net.ipv6.conf.all.disable_ipv6=0",
-        ];
+        let mut cmd = vec!["run", "--rm", "--network", &enf.net, "-v", &mount];
         cmd.extend(opts.iter().copied());
         cmd.extend(["enf/base", "--init-only"]);
         let out = docker(&cmd);
