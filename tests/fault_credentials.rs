@@ -232,7 +232,10 @@ fn an_expired_server_certificate_is_named_retried_and_ends_in_the_ready_timeout(
         &r.ns.name,
         PORT,
         hostile::server_config(&cert, &key),
-        vec![Behaviour::Answer { then_send: vec![] }],
+        vec![Behaviour::Answer {
+            once: vec![],
+            every: vec![],
+        }],
     );
     a.start(&["--ready-timeout", "4"], &["sh", "-c", "echo service-ran"]);
     let code = a.wait(Duration::from_secs(20));

@@ -35,9 +35,12 @@ pub enum Behaviour {
     /// Finishes the handshake, sends half a frame, then closes the TCP connection (no
     /// close_notify).
     CloseMidFrame,
-    /// Behaves like a router for heartbeats; once the first one is answered, sends each of these
-    /// whole frames (raw bytes, length prefix included), then keeps answering heartbeats.
-    Answer { then_send: Vec<Vec<u8>> },
+    /// Behaves like a router for heartbeats; after the first reply sends each frame of `once`
+    /// (raw bytes, length prefix included), and after every reply each frame of `every`.
+    Answer {
+        once: Vec<Vec<u8>>,
+        every: Vec<Vec<u8>>,
+    },
 }
 
 /// What happened on the server side.
@@ -244,10 +247,20 @@ fn serve(
             let mut half = header(48);
             half.extend_from_slice(&[0x60; 20]);
             let _ = send(&mut tls, &half);
-            // No close_notify: the TCP connection just ends.
-            let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+            // No close_notify: a FIN, then whatever the endpoint still sends is read until it
+            // closes too (closing with unread data would send a reset instead).
+            let _ = tls.sock.shutdown(std::net::Shutdown::Write);
+            let mut buf = [0u8; 4096];
+            while !stop.load(Ordering::SeqCst) {
+                match tls.sock.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if timed_out(&e) => {}
+                    Err(_) => return,
+                }
+            }
         }
-        Behaviour::Answer { then_send } => answer(&mut tls, then_send, stop, record),
+        Behaviour::Answer { once, every } => answer(&mut tls, once, every, stop, record),
     }
 }
 
@@ -273,10 +286,17 @@ fn linger(tls: &mut Tls, stop: &AtomicBool) {
     }
 }
 
-/// Answers heartbeats; after the first, sends `then_send` once. Records everything else.
-fn answer(tls: &mut Tls, then_send: Vec<Vec<u8>>, stop: &AtomicBool, record: &Mutex<Record>) {
+/// Answers heartbeats, each reply followed by `every` (and the first also by `once`). Records
+/// everything else the endpoint sends.
+fn answer(
+    tls: &mut Tls,
+    once: Vec<Vec<u8>>,
+    every: Vec<Vec<u8>>,
+    stop: &AtomicBool,
+    record: &Mutex<Record>,
+) {
     let mut decoder = frame::Decoder::default();
-    let mut pending = Some(then_send);
+    let mut pending = Some(once);
     while !stop.load(Ordering::SeqCst) {
         loop {
             let packet = match decoder.next_packet() {
@@ -292,11 +312,10 @@ fn answer(tls: &mut Tls, then_send: Vec<Vec<u8>>, stop: &AtomicBool, record: &Mu
                         return;
                     }
                     record.lock().expect("record").heartbeats += 1;
-                    if let Some(frames) = pending.take() {
-                        for f in frames {
-                            if send(tls, &f).is_err() {
-                                return;
-                            }
+                    let first = pending.take().unwrap_or_default();
+                    for f in first.iter().chain(&every) {
+                        if send(tls, f).is_err() {
+                            return;
                         }
                     }
                 }
