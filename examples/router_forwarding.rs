@@ -8,14 +8,17 @@
 //!
 //! Run: `make bench-router` (release build; needs the `enf-router` binary beside this example).
 
+// The CPU figures of the shared module are for `bench_tls`; this example prints Gbit/s only.
+#[allow(dead_code)]
+#[path = "bench_support/tls_stream.rs"]
+mod tls_stream;
+
 use enf_init::proto::frame;
 use enf_init::{config, identity, tls};
-use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use std::io::{Read, Write};
-use std::net::{Ipv6Addr, TcpListener, TcpStream};
+use std::net::{Ipv6Addr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PACKET_BYTES: usize = 1280;
@@ -79,7 +82,7 @@ fn main() {
     let mut forwarded = Vec::new();
     let mut baseline = Vec::new();
     for _ in 0..RUNS {
-        baseline.push(tls_stream(&ida, &dir));
+        baseline.push(tls_stream::run(&ida, &dir, 1, TOTAL_BYTES).gbps());
         forwarded.push(through_router(&ida, &idb, port));
     }
     let _ = router.kill();
@@ -120,16 +123,11 @@ fn gbits(bytes: usize, d: Duration) -> f64 {
     bytes as f64 * 8.0 / d.as_secs_f64() / 1e9
 }
 
-fn connect(id: &identity::Identity, port: u16) -> StreamOwned<ClientConnection, TcpStream> {
-    let cfg = tls::client_config(id, None).expect("client config");
-    let sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    sock.set_nodelay(true).expect("nodelay");
-    let conn = ClientConnection::new(cfg, tls::server_name_for("127.0.0.1", None)).expect("conn");
-    let mut st = StreamOwned::new(conn, sock);
-    while st.conn.is_handshaking() {
-        st.conn.complete_io(&mut st.sock).expect("handshake");
-    }
-    st
+fn connect(
+    id: &identity::Identity,
+    port: u16,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    tls_stream::connect(tls::client_config(id, None).expect("client config"), port)
 }
 
 /// One write of `PACKETS_PER_WRITE` framed packets from `src` to `dst`.
@@ -188,51 +186,5 @@ fn through_router(a: &identity::Identity, b: &identity::Identity, port: u16) -> 
             100.0 * (packets - got) as f64 / packets as f64
         );
     }
-    gbits(bytes, took)
-}
-
-/// The baseline: the same bytes over one TLS connection, A's identity against the router's
-/// server certificate, no router in between.
-fn tls_stream(a: &identity::Identity, router_dir: &Path) -> f64 {
-    #[derive(Debug)]
-    struct AnyClient;
-    impl tls::ClientCheck for AnyClient {
-        fn check(&self, _: Ipv6Addr, _: &[u8]) -> Result<(), tls::Refusal> {
-            Ok(())
-        }
-    }
-    use rustls_pki_types::pem::PemObject;
-    let chain =
-        vec![
-            rustls_pki_types::CertificateDer::from_pem_file(router_dir.join("server.crt.pem"))
-                .expect("cert"),
-        ];
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(router_dir.join("server.key.pem"))
-        .expect("key");
-    let server_cfg = tls::server_config(chain, key, Arc::new(AnyClient)).expect("server config");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let server = std::thread::spawn(move || {
-        let (sock, _) = listener.accept().expect("accept");
-        let mut st = StreamOwned::new(ServerConnection::new(server_cfg).expect("conn"), sock);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0;
-        let start = Instant::now();
-        while total < TOTAL_BYTES {
-            let n = st.read(&mut buf).expect("read");
-            assert!(n > 0);
-            total += n;
-        }
-        (total, start.elapsed())
-    });
-    let mut c = connect(a, port);
-    let chunk = vec![0x5au8; 16 * 1024];
-    let mut sent = 0;
-    while sent < TOTAL_BYTES {
-        c.write_all(&chunk).expect("write");
-        sent += chunk.len();
-    }
-    c.flush().expect("flush");
-    let (bytes, took) = server.join().expect("server");
     gbits(bytes, took)
 }
