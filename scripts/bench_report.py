@@ -87,6 +87,7 @@ def figures(raw):
     res["ready_service_ms"] = fig(raw["service_ms_tunnel"], 2)
     res["ready_no_tunnel_service_ms"] = fig(raw["service_ms_no_tunnel"], 2)
     res["init_overhead_ms"] = fig(raw["init_overhead_ms"], 3)
+    res["init_overhead_fastest_ms"] = fig(raw["init_overhead_min_ms"], 3)
     res["true_alone_ms"] = fig(raw["true_alone_ms"], 3)
     res["recovery_ms"] = fig(raw["recovery_ms"], 1)
     res["recovery_backoff_first_step_ms"] = 100
@@ -154,6 +155,7 @@ ROWS = [
      "--no-tunnel start"),
     ("init overhead (enf-init -- /bin/true)", "init_overhead_ms", "ms", "true_alone_ms",
      "/bin/true alone"),
+    ("  fastest of 100 each", "init_overhead_fastest_ms", "ms", None, None),
     ("recovery after a router restart", "recovery_ms", "ms", "recovery_backoff_first_step_ms",
      "back-off 1st step"),
     ("enf-init peak RSS, tunnel up, idle", "rss_idle_kb", "kB", None, None),
