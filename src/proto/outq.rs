@@ -31,6 +31,35 @@ impl OutQueue {
         frame::encode(&mut self.buf, packet)
     }
 
+    /// Queues one packet of `len` bytes that `fill` writes in place (no copy through a scratch
+    /// buffer). `Ok(false)` when the queue is full or the packet too long for a frame (`fill` is
+    /// not called); `Err` when `fill` refuses what it wrote (nothing is queued).
+    pub fn push_with<E>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        if len > frame::MAX_PACKET_BYTES
+            || self.len() + frame::HEADER_BYTES + len > QUEUE_LIMIT_BYTES
+        {
+            return Ok(false);
+        }
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        let at = self.buf.len();
+        self.buf.resize(at + frame::HEADER_BYTES + len, 0);
+        self.buf[at..at + frame::HEADER_BYTES].copy_from_slice(&(len as u16).to_be_bytes());
+        match fill(&mut self.buf[at + frame::HEADER_BYTES..]) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                self.buf.truncate(at);
+                Err(e)
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len() - self.start
     }
@@ -96,6 +125,31 @@ mod tests {
             q.consume(batch.len());
         }
         assert_eq!(got, packets);
+    }
+
+    #[test]
+    fn packets_written_in_place_queue_like_pushed_ones() {
+        let mut q = OutQueue::default();
+        let mut pushed = OutQueue::default();
+        for i in 0..50usize {
+            let p: Vec<u8> = (0..(i * 29) % 1300).map(|j| (i + j) as u8).collect();
+            assert_eq!(
+                q.push_with(p.len(), |dst: &mut [u8]| -> Result<(), ()> {
+                    dst.copy_from_slice(&p);
+                    Ok(())
+                }),
+                Ok(true)
+            );
+            assert!(pushed.push(&p));
+            // A refused one leaves nothing behind.
+            assert_eq!(q.push_with(10, |_| Err("no")), Err("no"));
+        }
+        assert_eq!(q.next_batch(), pushed.next_batch());
+        assert_eq!(q.len(), pushed.len());
+        let too_long = q.push_with(frame::MAX_PACKET_BYTES + 1, |_| -> Result<(), ()> {
+            panic!("not called")
+        });
+        assert_eq!(too_long, Ok(false));
     }
 
     #[test]

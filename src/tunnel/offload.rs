@@ -112,22 +112,49 @@ pub const PLAIN: [u8; VNET_HDR_BYTES] = [0; VNET_HDR_BYTES];
 
 /// Adds `data` to a ones' complement sum as big-endian 16-bit words (an odd last byte is padded
 /// with zero). Only the last piece of a sum may have an odd length.
-pub fn sum(mut acc: u64, data: &[u8]) -> u64 {
-    // 32-bit words into a 64-bit accumulator: 2^16 ≡ 1 (mod 0xffff), so this is the same sum
-    // as 16-bit words, and cannot overflow for any packet.
-    let mut words = data.chunks_exact(4);
+pub fn sum(acc: u64, data: &[u8]) -> u64 {
+    // The ones' complement sum does not care about byte order (RFC 1071 §2(B)): add native
+    // 64-bit words with their carries (a u128 makes that add-with-carry), fold, and swap the
+    // 16-bit result into network order. This is the hot loop of segmenting and joining.
+    let mut wide: u128 = 0;
+    let mut blocks = data.chunks_exact(32);
+    for b in &mut blocks {
+        let w = |i: usize| {
+            u64::from_ne_bytes([
+                b[i],
+                b[i + 1],
+                b[i + 2],
+                b[i + 3],
+                b[i + 4],
+                b[i + 5],
+                b[i + 6],
+                b[i + 7],
+            ]) as u128
+        };
+        wide += w(0) + w(8) + w(16) + w(24);
+    }
+    let mut words = blocks.remainder().chunks_exact(8);
     for w in &mut words {
-        acc += u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as u64;
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        wide += u64::from_ne_bytes(b) as u128;
     }
-    let rest = words.remainder();
-    let mut pairs = rest.chunks_exact(2);
-    for p in &mut pairs {
-        acc += u16::from_be_bytes([p[0], p[1]]) as u64;
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        // Zero padding at the end keeps an odd last byte the high half of its 16-bit word.
+        let mut b = [0u8; 8];
+        b[..tail.len()].copy_from_slice(tail);
+        wide += u64::from_ne_bytes(b) as u128;
     }
-    if let [last] = pairs.remainder() {
-        acc += (*last as u64) << 8;
-    }
-    acc
+    let mut x = (wide as u64 as u128) + (wide >> 64);
+    x = (x as u64 as u128) + (x >> 64);
+    let native = fold(x as u64);
+    let network = if cfg!(target_endian = "little") {
+        native.swap_bytes()
+    } else {
+        native
+    };
+    acc + network as u64
 }
 
 /// Folds a sum to 16 bits (not complemented).

@@ -128,10 +128,19 @@ fn sums_match_rfc1071_and_a_hand_computed_tcp_checksum() {
     let mut bad = p.clone();
     bad[61] ^= 1;
     assert!(!tcp6_checksum_ok(&bad));
-    // Every length against the reference, for the word-size bookkeeping.
+    // Every length against the reference, for the word-size bookkeeping; all-ones for the
+    // carries; a seed that is already a sum.
     for n in 0..300 {
         let d = data(n, 7);
         assert_eq!(fold(sum(0, &d)) as u32, ref_sum(&d), "length {n}");
+    }
+    for n in [1, 7, 8, 31, 32, 33, 1500, MAX_IP_BYTES] {
+        let ones = vec![0xffu8; n];
+        assert_eq!(fold(sum(0, &ones)) as u32, ref_sum(&ones), "ones {n}");
+        let d = data(n, 200);
+        let mut both = vec![0x12, 0x34];
+        both.extend_from_slice(&d);
+        assert_eq!(fold(sum(0x1234, &d)) as u32, ref_sum(&both), "seeded {n}");
     }
 }
 

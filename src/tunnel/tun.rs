@@ -1,14 +1,19 @@
-//! The tun device: open the clone device, attach a layer-3 interface (IFF_TUN | IFF_NO_PI, so
-//! every read and write is one bare IP packet), and read and write packets on the
-//! non-blocking descriptor.
+//! The tun device: open the clone device, attach a layer-3 interface (IFF_TUN | IFF_NO_PI |
+//! IFF_VNET_HDR: every read and write is one IP packet behind a `virtio_net_hdr`), ask for
+//! checksum and TCP/IPv6 segmentation offload, and read and write on the non-blocking descriptor.
+//!
+//! With the offload the kernel hands over TCP super-packets of up to 64 KiB in one read and takes
+//! them back in one write; `offload` cuts and joins them, so the wire still carries ordinary
+//! packets of at most the MTU.
 //!
 //! Addresses, MTU and routes are `netcfg`'s job. The interface lives as long as some descriptor
 //! for it is open: `try_clone` lets the supervisor keep one while the tunnel thread uses another,
 //! so the service's sockets bound to the ENF address survive a restarted tunnel thread.
 
+use super::offload::{self, VnetHdr, PLAIN, VNET_HDR_BYTES};
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -17,6 +22,9 @@ use std::path::{Path, PathBuf};
 pub const MAX_NAME_BYTES: usize = 15;
 const IFNAMSIZ: usize = 16;
 const DEVICE_FIX: &str = "run the container with --device /dev/net/tun";
+/// Checksums and TCP/IPv6 segmentation are left to us (IPv4 and UDP the kernel still cuts
+/// itself: `offload` only handles TCP/IPv6 super-packets).
+const OFFLOAD: libc::c_uint = libc::TUN_F_CSUM | libc::TUN_F_TSO6;
 
 #[derive(Debug)]
 pub enum Error {
@@ -140,7 +148,7 @@ impl Tun {
                 },
             })?;
         let mut req = IfReq {
-            flags: (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short,
+            flags: (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short,
             ..IfReq::default()
         };
         req.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -155,6 +163,11 @@ impl Tun {
         })?;
         let len = req.name.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ);
         let name = String::from_utf8_lossy(&req.name[..len]).into_owned();
+        // Without it (an old kernel) every read is still one plain packet behind a header that
+        // asks nothing: slower, not wrong.
+        if let Err(e) = set_offload(&file, OFFLOAD) {
+            log::debug!("{name}: no segmentation offload ({e}); one packet per read");
+        }
         Ok(Tun { file, name })
     }
 
@@ -163,15 +176,45 @@ impl Tun {
         &self.name
     }
 
-    /// One packet into `buf`; `WouldBlock` when none is waiting. A packet larger than `buf` is
-    /// cut short by the kernel, so `buf` should hold the MTU.
-    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// One read as the kernel gives it: the virtio header, then a packet of up to 64 KiB
+    /// (`offload::READ_BUF_BYTES` holds any); `WouldBlock` when none is waiting.
+    /// `offload::prepare` makes packets of it. This is the tunnel's read.
+    pub fn read_vnet(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.file).read(buf)
     }
 
-    /// One whole packet to the kernel; `WouldBlock` passes through.
+    /// One bare packet into `buf` (the header read aside, a checksum left to us finished), for
+    /// callers that want packets one at a time; `WouldBlock` when none is waiting. A TCP
+    /// super-packet is refused with `InvalidData` (it would not be one packet).
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut hdr = [0u8; VNET_HDR_BYTES];
+        let n =
+            (&self.file).read_vectored(&mut [IoSliceMut::new(&mut hdr), IoSliceMut::new(buf)])?;
+        let n = n.saturating_sub(VNET_HDR_BYTES).min(buf.len());
+        let hdr = VnetHdr::decode(&hdr).unwrap_or_default();
+        if hdr.gso_type != offload::GSO_NONE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a segmentation-offload super-packet (use read_vnet)",
+            ));
+        }
+        if hdr.flags & offload::F_NEEDS_CSUM != 0 {
+            offload::finish_checksum(&mut buf[..n], hdr.csum_start.into(), hdr.csum_offset.into())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        }
+        Ok(n)
+    }
+
+    /// One packet behind `hdr` (`offload::PLAIN` for an ordinary one) in one writev.
+    pub fn write_vnet(&self, hdr: &[u8; VNET_HDR_BYTES], packet: &[u8]) -> io::Result<usize> {
+        (&self.file).write_vectored(&[IoSlice::new(hdr), IoSlice::new(packet)])
+    }
+
+    /// One whole, checksummed packet to the kernel; `WouldBlock` passes through.
+    /// Returns the packet's bytes written (the header not counted).
     pub fn write(&self, packet: &[u8]) -> io::Result<usize> {
-        (&self.file).write(packet)
+        let n = self.write_vnet(&PLAIN, packet)?;
+        Ok(n.saturating_sub(VNET_HDR_BYTES))
     }
 
     /// A second descriptor for the same interface (close-on-exec, non-blocking like the first).
@@ -233,6 +276,21 @@ const _: () = assert!(std::mem::size_of::<IfReq>() >= std::mem::size_of::<libc::
 fn set_iff(file: &File, req: &mut IfReq) -> io::Result<()> {
     // SAFETY: `req` is a live, writable ifreq-sized buffer, as TUNSETIFF expects.
     let r = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, req as *mut IfReq) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn set_offload(file: &File, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its flags by value.
+    let r = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            libc::TUNSETOFFLOAD,
+            flags as libc::c_ulong,
+        )
+    };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -126,10 +126,12 @@ impl Engine {
         link.flush()?;
         // Packets may follow the server's last handshake message in the same read: keep them.
         let (ours, allow_v4) = (self.settings.address, self.settings.allow_ipv4);
-        let (tun, stats) = (&self.tun, &mut self.stats);
-        link.read(READ_BUDGET_BYTES, |_, p| {
-            ingress(tun, stats, ours, allow_v4, p);
-        })?;
+        let (tun, stats, gro) = (&self.tun, &mut self.stats, &mut self.gro);
+        let reading = link.read(READ_BUDGET_BYTES, |_, p| {
+            ingress(tun, gro, stats, ours, allow_v4, p);
+        });
+        flush_gro(tun, gro, stats);
+        reading?;
         link.flush()?;
         Ok(())
     }

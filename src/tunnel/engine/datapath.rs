@@ -1,6 +1,8 @@
 //! The tunnel's data path while the session is up: packets from the server to the tun (through
-//! the ingress filter, heartbeat replies taken out), from the tun to the send queue (through the
-//! egress filter, with back-pressure), and the readiness check.
+//! the ingress filter, heartbeat replies taken out, in-order TCP joined into super-packets so a
+//! read round costs a few tun writes), from the tun to the send queue (super-packets cut into
+//! wire-sized segments, each through the egress filter, straight into the queue, with
+//! back-pressure), and the readiness check.
 
 use super::*;
 
@@ -14,13 +16,16 @@ impl Engine {
     ) -> Result<(), Broken> {
         let ours = self.settings.address;
         let allow_v4 = self.settings.allow_ipv4;
-        let (tun, stats) = (&self.tun, &mut self.stats);
+        let (tun, stats, gro) = (&self.tun, &mut self.stats, &mut self.gro);
         let mut got_any = false;
         let mut replied = false;
         let reading = link.read(READ_BUDGET_BYTES, |_, p| {
             got_any = true;
-            replied |= ingress(tun, stats, ours, allow_v4, p);
-        })?;
+            replied |= ingress(tun, gro, stats, ours, allow_v4, p);
+        });
+        // What was joined goes to the tun now, also when the session just broke.
+        flush_gro(tun, gro, stats);
+        let reading = reading?;
         if got_any {
             beat.received(now);
             self.stats.last_rx = Some(SystemTime::now());
@@ -65,25 +70,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Reads packets from the tun into the send queue until it would block or the queue is full.
+    /// Reads from the tun into the send queue until it would block or the queue is full.
     pub(super) fn read_tun(&mut self, link: &mut Link) {
-        let mut buf = [0u8; PACKET_BUF_BYTES];
         while self.tun_ready && link.out.len() < HIGH_WATER_BYTES {
-            match self.tun.read(&mut buf) {
-                Ok(n) => {
-                    let p = &buf[..n];
-                    match packet::egress(p, self.settings.address, self.settings.allow_ipv4) {
-                        Ok(_) if link.out.push(p) => {
-                            self.stats.tx_packets += 1;
-                            self.stats.tx_bytes += n as u64;
-                        }
-                        Ok(_) => self.stats.drop("send_queue_full"),
-                        // Neighbour discovery, MLD and router solicitations from the kernel never
-                        // leave: they are not from our address. Not worth a counter each.
-                        Err(packet::Drop::SpoofedSource) => self.stats.drop("not_from_our_address"),
-                        Err(d) => self.stats.drop(d.name()),
-                    }
-                }
+            match self.tun.read_vnet(&mut self.tun_buf) {
+                Ok(n) => self.queue_read(n, link),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.tun_ready = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -91,6 +82,30 @@ impl Engine {
                     self.tun_ready = false;
                 }
             }
+        }
+    }
+
+    /// One read: a packet, or a super-packet cut into segments written straight into the queue;
+    /// every packet through the egress filter on its own.
+    fn queue_read(&mut self, n: usize, link: &mut Link) {
+        let (ours, allow_v4) = (self.settings.address, self.settings.allow_ipv4);
+        let stats = &mut self.stats;
+        match offload::prepare(&mut self.tun_buf[..n], frame::MAX_PACKET_BYTES) {
+            Ok(offload::Read::One(p)) => {
+                let queued = packet::egress(p, ours, allow_v4).map(|_| link.out.push(p));
+                tally(stats, p.len(), queued);
+            }
+            Ok(offload::Read::Segments(g)) => {
+                for i in 0..g.count() {
+                    let len = g.len(i);
+                    let queued = link.out.push_with(len, |dst| {
+                        g.write(i, dst);
+                        packet::egress(dst, ours, allow_v4).map(|_| ())
+                    });
+                    tally(stats, len, queued);
+                }
+            }
+            Err(e) => stats.drop(e.name()),
         }
     }
 
@@ -132,10 +147,26 @@ impl Engine {
     }
 }
 
+/// Counts one packet from the tun: queued, or why not.
+fn tally(stats: &mut crate::tunnel::Stats, len: usize, queued: Result<bool, packet::Drop>) {
+    match queued {
+        Ok(true) => {
+            stats.tx_packets += 1;
+            stats.tx_bytes += len as u64;
+        }
+        Ok(false) => stats.drop("send_queue_full"),
+        // Neighbour discovery, MLD and router solicitations from the kernel never leave: they
+        // are not from our address. Not worth a counter each.
+        Err(packet::Drop::SpoofedSource) => stats.drop("not_from_our_address"),
+        Err(d) => stats.drop(d.name()),
+    }
+}
+
 /// One packet from the server: a heartbeat reply (returns true), or through the ingress filter
-/// to the tun.
+/// to the coalescer (which writes to the tun whatever it does not hold).
 pub(super) fn ingress(
     tun: &Tun,
+    gro: &mut Coalescer,
     stats: &mut crate::tunnel::Stats,
     ours: std::net::Ipv6Addr,
     allow_v4: bool,
@@ -145,14 +176,33 @@ pub(super) fn ingress(
         return true;
     }
     match packet::ingress(p, ours, allow_v4) {
-        Ok(_) => match tun.write(p) {
-            Ok(_) => {
-                stats.rx_packets += 1;
-                stats.rx_bytes += p.len() as u64;
+        Ok(_) => {
+            stats.rx_packets += 1;
+            stats.rx_bytes += p.len() as u64;
+            let mut failed = 0;
+            gro.push(p, &mut |h, pkt| {
+                if tun.write_vnet(h, pkt).is_err() {
+                    failed += 1;
+                }
+            });
+            for _ in 0..failed {
+                stats.drop("tun_write_failed");
             }
-            Err(_) => stats.drop("tun_write_failed"),
-        },
+        }
         Err(d) => stats.drop(d.name()),
     }
     false
+}
+
+/// Writes what the coalescer holds: once per read round from the session.
+pub(super) fn flush_gro(tun: &Tun, gro: &mut Coalescer, stats: &mut crate::tunnel::Stats) {
+    let mut failed = 0;
+    gro.flush(&mut |h, pkt| {
+        if tun.write_vnet(h, pkt).is_err() {
+            failed += 1;
+        }
+    });
+    for _ in 0..failed {
+        stats.drop("tun_write_failed");
+    }
 }

@@ -9,14 +9,15 @@ mod attempt;
 mod datapath;
 
 use attempt::stamps;
-use datapath::ingress;
+use datapath::{flush_gro, ingress};
 
 use super::backoff::Backoff;
 use super::heartbeat::{Action as Beat, Heartbeat};
 use super::link::{Broken, Link, Reading, READ_BUDGET_BYTES};
+use super::offload::{self, Coalescer};
 use super::retry::Retry;
 use super::{sock, tun::Tun, Command, Event, Settings};
-use crate::proto::{heartbeat, packet};
+use crate::proto::{frame, heartbeat, packet};
 use crate::status::State;
 use crate::{config, identity, tls};
 use mio::unix::SourceFd;
@@ -39,8 +40,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const REFRESH: Duration = Duration::from_secs(2);
 /// Stop reading the tun while this much waits for the TLS socket (back-pressure).
 const HIGH_WATER_BYTES: usize = 256 * 1024;
-/// A tun read buffer: one packet (the MTU is 1280; a little more for safety).
-const PACKET_BUF_BYTES: usize = 2048;
 /// How soon to look again at an address that is not usable yet.
 const READY_RECHECK: Duration = Duration::from_millis(20);
 /// Warn this long before the client certificate expires.
@@ -89,6 +88,10 @@ pub struct Engine {
     retry: Retry,
     pub stats: super::Stats,
     tun_ready: bool,
+    /// One tun read: a virtio header and up to 64 KiB (kept, not zeroed per read).
+    tun_buf: Box<[u8]>,
+    /// Packets from the session joined into super-packets for the tun, written per read round.
+    gro: Coalescer,
     last_refresh: Instant,
     cred_stamp: Option<Vec<SystemTime>>,
 
@@ -124,6 +127,8 @@ impl Engine {
             ),
             stats: super::Stats::default(),
             tun_ready: true,
+            tun_buf: vec![0; offload::READ_BUF_BYTES].into_boxed_slice(),
+            gro: Coalescer::default(),
             last_refresh: now,
             cred_stamp: None,
 
