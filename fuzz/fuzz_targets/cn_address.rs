@@ -58,9 +58,18 @@ fuzz_target!(|data: &[u8]| {
         assert!(within(cert.spki) && within(cert.signature) && within(cert.serial));
         assert!((1..=3).contains(&cert.version));
         assert!(!cert.serial.is_empty());
-        assert!(x509::public_key(cert.spki).is_ok(), "a parsed certificate's key splits");
-        assert_eq!(x509::first_cn(cert.subject).ok(), Some(cert.subject_cn.clone()));
-        assert_eq!(x509::first_cn(cert.issuer).ok(), Some(cert.issuer_cn.clone()));
+        assert!(
+            x509::public_key(cert.spki).is_ok(),
+            "a parsed certificate's key splits"
+        );
+        assert_eq!(
+            x509::first_cn(cert.subject).ok(),
+            Some(cert.subject_cn.clone())
+        );
+        assert_eq!(
+            x509::first_cn(cert.issuer).ok(),
+            Some(cert.issuer_cn.clone())
+        );
         // Dates print (the doctor and the logs show them) whatever year the certificate says.
         assert!(!time::format(cert.not_before).is_empty());
         assert!(!time::format(cert.not_after).is_empty());

@@ -30,8 +30,16 @@ fn line_widths(src: &[u8]) -> Vec<u32> {
 fn assert_in_input(pos: Pos, widths: &[u32], what: &str) {
     assert!(pos.line >= 1 && pos.col >= 1, "{what}: {pos:?}");
     let width = widths.get(pos.line as usize - 1);
-    assert!(width.is_some(), "{what}: line {} of {}", pos.line, widths.len());
-    assert!(pos.col <= width.copied().unwrap_or(0) + 1, "{what}: {pos:?}, line width {width:?}");
+    assert!(
+        width.is_some(),
+        "{what}: line {} of {}",
+        pos.line,
+        widths.len()
+    );
+    assert!(
+        pos.col <= width.copied().unwrap_or(0) + 1,
+        "{what}: {pos:?}, line width {width:?}"
+    );
 }
 
 fn check_positions(settings: &[Setting], widths: &[u32]) {
@@ -67,7 +75,10 @@ enum Bare {
 }
 
 fn bare(settings: &[Setting]) -> Vec<(String, Bare)> {
-    settings.iter().map(|s| (s.name.clone(), bare_value(&s.value))).collect()
+    settings
+        .iter()
+        .map(|s| (s.name.clone(), bare_value(&s.value)))
+        .collect()
 }
 
 fn bare_value(v: &Value) -> Bare {
@@ -166,9 +177,17 @@ fuzz_target!(|data: &[u8]| {
     // The typed round trip.
     let cfg = match from_settings(&settings, Path::new(FILE)) {
         Ok(c) => c,
-        Err(Error::Key { line, key, msg, path }) => {
+        Err(Error::Key {
+            line,
+            key,
+            msg,
+            path,
+        }) => {
             assert_eq!(path, Path::new(FILE));
-            assert!(line >= 1 && line as usize <= widths.len(), "{key}: line {line}");
+            assert!(
+                line >= 1 && line as usize <= widths.len(),
+                "{key}: line {line}"
+            );
             assert!(!key.is_empty() && !msg.is_empty());
             return;
         }
@@ -179,7 +198,10 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or_else(|e| panic!("print's output does not parse: {e}\n{printed}"));
     let back = from_settings(&reparsed, Path::new(FILE))
         .unwrap_or_else(|e| panic!("print's output does not type: {e}\n{printed}"));
-    assert!(same_settings(&back, &cfg), "{back:#?}\n!=\n{cfg:#?}\n{printed}");
+    assert!(
+        same_settings(&back, &cfg),
+        "{back:#?}\n!=\n{cfg:#?}\n{printed}"
+    );
     assert!(back.warnings.is_empty(), "{:?}\n{printed}", back.warnings);
     assert_eq!(print(&back), printed, "print is not stable");
 });

@@ -25,8 +25,16 @@ struct Outcome {
 impl Outcome {
     fn new(packets: Vec<Vec<u8>>, end: Result<usize, Error>) -> Outcome {
         match end {
-            Ok(pending) => Outcome { packets, error: None, pending: Some(pending) },
-            Err(e) => Outcome { packets, error: Some(e), pending: None },
+            Ok(pending) => Outcome {
+                packets,
+                error: None,
+                pending: Some(pending),
+            },
+            Err(e) => Outcome {
+                packets,
+                error: Some(e),
+                pending: None,
+            },
         }
     }
 }
@@ -73,7 +81,11 @@ fn by_reads(stream: &[u8], reads: &[usize]) -> Outcome {
     let mut i = 0;
     let mut idle = 0;
     while pos < stream.len() {
-        let want = if reads.is_empty() { stream.len() } else { reads[i % reads.len()] };
+        let want = if reads.is_empty() {
+            stream.len()
+        } else {
+            reads[i % reads.len()]
+        };
         i += 1;
         let spare = d.spare();
         let n = want.min(spare.len()).min(stream.len() - pos);

@@ -23,7 +23,11 @@ fn v6_at(p: &[u8], at: usize) -> Ipv6Addr {
 /// What `parse` must have said, from the bytes.
 fn check_parse(p: &[u8], got: Result<Packet, Drop>) {
     match got {
-        Ok(Packet::V6 { src, dst, next_header }) => {
+        Ok(Packet::V6 {
+            src,
+            dst,
+            next_header,
+        }) => {
             assert_eq!(p[0] >> 4, 6);
             assert!(p.len() >= IPV6_HEADER_BYTES);
             assert_eq!(usize::from(u16::from_be_bytes([p[4], p[5]])) + 40, p.len());
@@ -86,21 +90,48 @@ fuzz_target!(|data: &[u8]| {
 
     // The router's heartbeat answer: only for a well-formed echo request to fe80::1.
     if let Some(reply) = heartbeat::answer(p) {
-        let Ok(Packet::V6 { src, dst, next_header: 58 }) = parsed else {
+        let Ok(Packet::V6 {
+            src,
+            dst,
+            next_header: 58,
+        }) = parsed
+        else {
             panic!("answered something that is not ICMPv6: {parsed:?}");
         };
         assert_eq!(dst, heartbeat::ROUTER);
-        assert_eq!((p[40], p[41]), (128, 0), "answered something that is not an echo request");
+        assert_eq!(
+            (p[40], p[41]),
+            (128, 0),
+            "answered something that is not an echo request"
+        );
         assert_eq!(
             parse(&reply),
-            Ok(Packet::V6 { src: heartbeat::ROUTER, dst: src, next_header: 58 })
+            Ok(Packet::V6 {
+                src: heartbeat::ROUTER,
+                dst: src,
+                next_header: 58
+            })
         );
         assert_eq!(reply.len(), p.len());
         assert_eq!((reply[40], reply[41]), (129, 0));
-        assert_eq!(&reply[44..], &p[44..], "identifier, sequence and data echoed");
-        assert_eq!(icmpv6_sum(heartbeat::ROUTER.octets(), src.octets(), &reply[40..]), 0);
-        assert_eq!(heartbeat::is_reply(&reply, src), reply[44..].starts_with(&heartbeat::ID_SEQ));
-        assert_eq!(heartbeat::answer(&reply), None, "a reply is not answered again");
+        assert_eq!(
+            &reply[44..],
+            &p[44..],
+            "identifier, sequence and data echoed"
+        );
+        assert_eq!(
+            icmpv6_sum(heartbeat::ROUTER.octets(), src.octets(), &reply[40..]),
+            0
+        );
+        assert_eq!(
+            heartbeat::is_reply(&reply, src),
+            reply[44..].starts_with(&heartbeat::ID_SEQ)
+        );
+        assert_eq!(
+            heartbeat::answer(&reply),
+            None,
+            "a reply is not answered again"
+        );
     }
     // The client's recognition: a reply to us with our identifier, and nothing else.
     if heartbeat::is_reply(p, ours) {

@@ -106,7 +106,11 @@ fn check(out: &Outcome, from: Option<Ipv6Addr>, me: usize) {
         assert!(out.drops.iter().all(|(r, _)| *r == "before_identity"));
         return;
     };
-    assert_eq!(out.rx_packets, dropped + out.deliveries.len() as u64, "one outcome per packet");
+    assert_eq!(
+        out.rx_packets,
+        dropped + out.deliveries.len() as u64,
+        "one outcome per packet"
+    );
     let names = [A, B, C];
     for (to, p) in &out.deliveries {
         let parsed = packet::parse(p);

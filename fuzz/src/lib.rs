@@ -13,8 +13,10 @@ pub fn reads_and_stream(data: &[u8]) -> (Vec<usize>, &[u8]) {
     let k = usize::from(k % 16).min(rest.len() / 2);
     let (lens, stream) = rest.split_at(2 * k);
     let reads = lens
-        .chunks_exact(2)
-        .map(|c| usize::from(u16::from_be_bytes([c[0], c[1]])))
+        .as_chunks::<2>()
+        .0
+        .iter()
+        .map(|c| usize::from(u16::from_be_bytes(*c)))
         .collect();
     (reads, stream)
 }
