@@ -63,13 +63,16 @@ impl ClientCheck for Registered {
             }
         };
         // Only on a miss: the disk may already know what the next reload will bring.
-        match self.on_disk(address).filter(|k| k.as_slice() == spki) {
-            Some(fresh) => {
+        // A key on disk that differs is a mismatch, whatever the last load knew: an address
+        // registered a moment ago must not be reported as unregistered.
+        match self.on_disk(address) {
+            Some(fresh) if fresh.as_slice() == spki => {
                 if let Ok(mut m) = self.map.write() {
                     m.insert(address, fresh);
                 }
                 Ok(())
             }
+            Some(_) => Err(Refusal::KeyMismatch),
             None => Err(refusal),
         }
     }
@@ -107,5 +110,29 @@ mod tests {
         assert_eq!(r.check(a, &[2]), Err(Refusal::KeyMismatch));
         assert_eq!(r.check(c, &[2]), Err(Refusal::NotRegistered));
         assert_eq!(r.check(c, &[3]), Err(Refusal::UnknownKey));
+    }
+
+    /// An address registered on disk since the last load: its own key gets in at once, another
+    /// registered key is a mismatch (not "not registered", which the last load alone would say).
+    #[test]
+    fn a_fresh_registration_is_read_from_disk() {
+        use rcgen::PublicKeyData;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(registry::endpoints_dir(dir.path())).unwrap();
+        let (c, d): (Ipv6Addr, Ipv6Addr) = ("fd00::c".parse().unwrap(), "fd00::d".parse().unwrap());
+        let (key_c, key_d) = (
+            rcgen::KeyPair::generate().unwrap(),
+            rcgen::KeyPair::generate().unwrap(),
+        );
+        let path = registry::endpoints_dir(dir.path()).join(registry::file_name(c));
+        std::fs::write(path, key_c.public_key_pem()).unwrap();
+        let r = Registered::new(dir.path());
+        r.replace(HashMap::from([(d, key_d.subject_public_key_info())]));
+        assert_eq!(
+            r.check(c, &key_d.subject_public_key_info()),
+            Err(Refusal::KeyMismatch)
+        );
+        assert_eq!(r.check(c, &key_c.subject_public_key_info()), Ok(()));
+        assert_eq!(r.len(), 2);
     }
 }
