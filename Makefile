@@ -33,6 +33,27 @@ demo-down:
 demo-netns: setup static
 	scripts/demo target/$(MUSL_TARGET)/release
 
+# Every figure of docs/performance.md next to a same-run baseline: the table, then
+# target/bench/results.json and target/bench/performance.svg (as root: namespaces, tun).
+.PHONY: bench
+bench: setup
+	scripts/bench
+
+# Every fuzz target for FUZZ_SECONDS (default 30) each from the kept corpus (fuzz/README.md).
+.PHONY: fuzz
+fuzz:
+	scripts/fuzz
+
+# Static aarch64 and armv7 binaries (docs/architectures.md), and their unit, PID 1 and CLI tests
+# under qemu-user; ARM images of every service (slow, needs Docker).
+.PHONY: cross test-cross images-multiarch
+cross: setup
+	scripts/cross build
+test-cross: setup
+	scripts/cross test
+images-multiarch: setup
+	scripts/images-multiarch aarch64
+
 # Router forwarding throughput against one TLS stream, in one run (issue: enf-router).
 .PHONY: bench-router
 bench-router:

@@ -187,7 +187,6 @@ fn bad_packets_from_the_server_are_dropped_and_counted_and_the_session_carries_o
 }
 
 #[test]
-#[ignore = "bug: enf-init drops bad packets from the server silently (counters only, no log line)"]
 fn bad_packets_from_the_server_are_named_in_the_log() {
     let log = bad_packets_then_a_good_one();
     for reason in [

@@ -45,6 +45,19 @@ impl Drop {
         Drop::UnknownDestination,
     ];
 
+    /// What is wrong with the packet, for a log line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Drop::Empty => "an empty frame",
+            Drop::UnknownVersion => "not an IP packet (the version is neither 4 nor 6)",
+            Drop::BadLength => "its IP length disagrees with its frame's",
+            Drop::Ipv4NotAllowed => "IPv4, which route.allow_ipv4 does not allow",
+            Drop::NotOurAddress => "addressed to another endpoint",
+            Drop::SpoofedSource => "its source is not this endpoint's address",
+            Drop::UnknownDestination => "no session holds its destination",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Drop::Empty => "empty",

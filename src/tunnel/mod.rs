@@ -87,9 +87,22 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn drop(&mut self, reason: &'static str) {
-        *self.drops.entry(reason).or_default() += 1;
+    /// Counts one drop; returns how many of `reason` there have been, this one included.
+    pub fn drop(&mut self, reason: &'static str) -> u64 {
+        let n = self.drops.entry(reason).or_default();
+        *n += 1;
+        *n
     }
+}
+
+/// Whether the `n`th drop of a kind deserves a log line: the 1st, 10th, 100th, ... A peer that
+/// sends garbage is named at once, and one that keeps doing it cannot flood the log.
+pub fn worth_logging(n: u64) -> bool {
+    let mut m = n;
+    while m >= 10 && m % 10 == 0 {
+        m /= 10;
+    }
+    m == 1
 }
 
 /// The running tunnel thread.
@@ -223,4 +236,20 @@ pub fn write_stopped(settings: &Settings) {
         ..Stats::default()
     };
     let _ = write_status(settings, &stats);
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn drops_are_logged_at_1_10_100_and_counted_always() {
+        let logged: Vec<u64> = (1..=2000).filter(|&n| worth_logging(n)).collect();
+        assert_eq!(logged, [1, 10, 100, 1000]);
+        let mut s = Stats::default();
+        assert_eq!(s.drop("empty"), 1);
+        assert_eq!(s.drop("empty"), 2);
+        assert_eq!(s.drop("bad_length"), 1);
+        assert_eq!(s.drops["empty"], 2);
+    }
 }

@@ -105,7 +105,9 @@ impl Engine {
                     tally(stats, len, queued);
                 }
             }
-            Err(e) => stats.drop(e.name()),
+            Err(e) => {
+                stats.drop(e.name());
+            }
         }
     }
 
@@ -154,11 +156,18 @@ fn tally(stats: &mut crate::tunnel::Stats, len: usize, queued: Result<bool, pack
             stats.tx_packets += 1;
             stats.tx_bytes += len as u64;
         }
-        Ok(false) => stats.drop("send_queue_full"),
-        // Neighbour discovery, MLD and router solicitations from the kernel never leave: they
-        // are not from our address. Not worth a counter each.
-        Err(packet::Drop::SpoofedSource) => stats.drop("not_from_our_address"),
-        Err(d) => stats.drop(d.name()),
+        // What the service sends is counted, not logged: it is the service's business, and the
+        // kernel's neighbour discovery, MLD and router solicitations (not from our address) would
+        // fill the log.
+        Ok(false) => {
+            stats.drop("send_queue_full");
+        }
+        Err(packet::Drop::SpoofedSource) => {
+            stats.drop("not_from_our_address");
+        }
+        Err(d) => {
+            stats.drop(d.name());
+        }
     }
 }
 
@@ -189,7 +198,17 @@ pub(super) fn ingress(
                 stats.drop("tun_write_failed");
             }
         }
-        Err(d) => stats.drop(d.name()),
+        Err(d) => {
+            // The server (or whoever speaks for it) sent something no ENF sends: say so.
+            let n = stats.drop(d.name());
+            if crate::tunnel::worth_logging(n) {
+                log::warn!(
+                    "dropped a packet from the server: {} ({}; {n} so far, counted in enf-init status)",
+                    d.describe(),
+                    d.name()
+                );
+            }
+        }
     }
     false
 }
