@@ -5,7 +5,7 @@
 //! default and fallback locations are the test's own (and a stray file on this host cannot make a
 //! "missing" case pass). Needs root for that; fails loudly without it.
 
-use enf_init::status::{self, State, Status, FALLBACK_PATH, STALE_AFTER_SECS};
+use enf_init::status::{self, LossPolicy, State, Status, FALLBACK_PATH, STALE_AFTER_SECS};
 use std::path::Path;
 use std::process::Command;
 
@@ -73,6 +73,9 @@ fn up_now() -> Status {
         heartbeat_rtt_ms: Some(0.8),
         updated: status::now_unix(),
         pid: 1,
+        data_plane: true,
+        ever_up: true,
+        on_tunnel_loss: LossPolicy::Unready,
         ..Status::default()
     }
 }
@@ -129,7 +132,7 @@ fn stale_up_is_unhealthy() {
 }
 
 #[test]
-fn every_state_but_up_is_unhealthy() {
+fn under_unready_every_state_but_up_is_unhealthy() {
     for state in State::ALL.into_iter().filter(|s| *s != State::Up) {
         let s = Status {
             state,
@@ -145,13 +148,50 @@ fn every_state_but_up_is_unhealthy() {
             r.stdout
         );
         let want = format!(
-            "health:          unhealthy: the tunnel is {}\n",
+            "health:          unhealthy: the tunnel is {} (--on-tunnel-loss=unready)\n",
             state.as_str()
         );
         assert!(r.stdout.contains(&want), "{}", r.stdout);
         assert!(r
             .stdout
             .contains("last error:      connect 192.0.2.1:443: connection refused"));
+    }
+}
+
+/// Under the default policy a tunnel that was up and is reconnecting keeps the container
+/// healthy (the service runs on; `--on-tunnel-loss=unready` is the choice to go red), but not
+/// before it was ever up, and not once it stopped or failed.
+#[test]
+fn reconnecting_is_healthy_only_under_the_reconnect_policy_and_after_the_first_up() {
+    for state in State::ALL {
+        for ever_up in [false, true] {
+            let s = Status {
+                state,
+                ever_up,
+                data_plane: state == State::Up,
+                on_tunnel_loss: LossPolicy::Reconnect,
+                ..up_now()
+            };
+            let (_dir, path) = written(&s);
+            let r = run(&["--status-file", &path], &[], &[]);
+            let reconnecting =
+                matches!(state, State::Down | State::Connecting | State::Handshaking);
+            let healthy = state == State::Up || (ever_up && reconnecting);
+            assert_eq!(
+                r.code,
+                i32::from(!healthy),
+                "{state:?} {ever_up}: {}",
+                r.stdout
+            );
+            if ever_up && reconnecting {
+                let want = format!(
+                    "health:          healthy: the tunnel is {} and reconnecting \
+                     (--on-tunnel-loss=reconnect)\n",
+                    state.as_str()
+                );
+                assert!(r.stdout.contains(&want), "{}", r.stdout);
+            }
+        }
     }
 }
 
