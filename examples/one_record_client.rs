@@ -35,6 +35,10 @@ fn run(conf: PathBuf) -> Result<(), String> {
     let cfg = config::load(&conf, &|_| None).map_err(|e| e.to_string())?;
     let id = identity::load(&cfg).map_err(|e| e.to_string())?;
     let dev = tun::Tun::open(&cfg.tun.dev_node, &cfg.tun.dev).map_err(|e| e.to_string())?;
+    // The C client's tun has no offload: the kernel segments before the device, one packet
+    // per read.
+    dev.without_offload()
+        .map_err(|e| format!("turning the tun's offload off: {e}"))?;
     let plan = netcfg::Plan {
         ifname: dev.name().to_string(),
         address: id.address,
@@ -71,12 +75,17 @@ fn run(conf: PathBuf) -> Result<(), String> {
     let _ = io::stdout().flush();
 
     let mut one = Vec::with_capacity(frame::HEADER_BYTES + frame::MAX_PACKET_BYTES);
+    let allow4 = cfg.route.allow_ipv4;
+    let mut rx = Rx {
+        dec: frame::Decoder::default(),
+        dev: &dev,
+        ours: id.address,
+        allow4,
+    };
     frame::encode(&mut one, &heartbeat::request(id.address));
-    send_record(&mut conn, &mut sock, &one)?;
+    send_record(&mut conn, &mut sock, &one, &mut rx)?;
 
     let mut pkt = vec![0u8; 2048];
-    let mut dec = frame::Decoder::default();
-    let allow4 = cfg.route.allow_ipv4;
     loop {
         let (tun_ready, sock_ready) = wait(&dev, &sock)?;
         if tun_ready {
@@ -86,7 +95,7 @@ fn run(conf: PathBuf) -> Result<(), String> {
                     if packet::egress(&pkt[..n], id.address, allow4).is_ok() {
                         one.clear();
                         frame::encode(&mut one, &pkt[..n]);
-                        send_record(&mut conn, &mut sock, &one)?;
+                        send_record(&mut conn, &mut sock, &one, &mut rx)?;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -94,7 +103,7 @@ fn run(conf: PathBuf) -> Result<(), String> {
             }
         }
         if sock_ready {
-            receive(&mut conn, &mut sock, &mut dec, &dev, id.address, allow4)?;
+            receive(&mut conn, &mut sock, &mut rx)?;
         }
     }
 }
@@ -125,6 +134,7 @@ fn send_record(
     conn: &mut ClientConnection,
     sock: &mut TcpStream,
     frame: &[u8],
+    rx: &mut Rx,
 ) -> Result<(), String> {
     conn.writer()
         .write_all(frame)
@@ -133,13 +143,19 @@ fn send_record(
         match conn.write_tls(sock) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // The other direction goes on while this one waits (as the C client's event
+                // loop does): a client that stops reading while its writes are blocked
+                // deadlocks with a router that applies back-pressure.
                 let mut fds = [libc::pollfd {
                     fd: sock.as_raw_fd(),
-                    events: libc::POLLOUT,
+                    events: libc::POLLOUT | libc::POLLIN,
                     revents: 0,
                 }];
                 // SAFETY: one valid pollfd that outlives the call.
                 unsafe { libc::poll(fds.as_mut_ptr(), 1, -1) };
+                if fds[0].revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0 {
+                    receive(conn, sock, rx)?;
+                }
             }
             Err(e) => return Err(format!("socket write: {e}")),
         }
@@ -147,15 +163,23 @@ fn send_record(
     Ok(())
 }
 
-/// Reads what the socket has, decrypts it, and writes each packet to the tun.
-fn receive(
-    conn: &mut ClientConnection,
-    sock: &mut TcpStream,
-    dec: &mut frame::Decoder,
-    dev: &tun::Tun,
+/// The receiving side: where decrypted packets go.
+struct Rx<'a> {
+    dec: frame::Decoder,
+    dev: &'a tun::Tun,
     ours: std::net::Ipv6Addr,
     allow4: bool,
-) -> Result<(), String> {
+}
+
+/// Reads what the socket has, decrypts it, and writes each packet to the tun.
+fn receive(conn: &mut ClientConnection, sock: &mut TcpStream, rx: &mut Rx) -> Result<(), String> {
+    let Rx {
+        dec,
+        dev,
+        ours,
+        allow4,
+    } = rx;
+    let (ours, allow4) = (*ours, *allow4);
     loop {
         match conn.read_tls(sock) {
             Ok(0) => return Err("the router closed the session".into()),
@@ -185,8 +209,12 @@ fn receive(
             }
         }
         if conn.wants_write() {
-            conn.write_tls(sock)
-                .map_err(|e| format!("socket write: {e}"))?;
+            match conn.write_tls(sock) {
+                // A full socket: what is left goes out with the next record.
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(format!("socket write: {e}")),
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Pure logic (command line, configuration, protocol, supervisor decisions) is kept apart from
 //! the modules that make syscalls (`signals::sys`, `supervisor::driver`, `supervisor::spawn`).
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod doctor;
@@ -20,3 +21,8 @@ pub mod supervisor;
 pub(crate) mod testdata;
 pub mod tls;
 pub mod tunnel;
+
+/// Every binary linking this library (enf-init, enf-router, the tests and the bench clients)
+/// allocates through `allocator::Cache`: see there for why.
+#[global_allocator]
+static GLOBAL: allocator::Cache = allocator::Cache::new();

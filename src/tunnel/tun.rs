@@ -171,6 +171,12 @@ impl Tun {
         Ok(Tun { file, name })
     }
 
+    /// Asks the kernel for plain packets only: no super-packets to cut, no checksums to finish,
+    /// one packet per read (the reference C client's view of the device; the bench's baseline).
+    pub fn without_offload(&self) -> io::Result<()> {
+        set_offload(&self.file, 0)
+    }
+
     /// The interface's name as the kernel knows it.
     pub fn name(&self) -> &str {
         &self.name
