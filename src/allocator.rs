@@ -93,20 +93,23 @@ impl Cache {
         Some(r)
     }
 
-    /// A block of `class`, from the cache or the system.
-    unsafe fn take(&self, class: usize) -> *mut u8 {
-        let cached = self.try_with(|f| {
+    /// A cached block of `class`, if there is one (and the lock was free).
+    fn pop(&self, class: usize) -> Option<*mut u8> {
+        self.try_with(|f| {
             let n = f.counts[class];
             if n == 0 {
-                return std::ptr::null_mut();
+                return None;
             }
             f.counts[class] = n - 1;
-            f.blocks[class][n - 1]
-        });
-        match cached {
-            Some(p) if !p.is_null() => p,
-            _ => System.alloc(class_layout(class)),
-        }
+            Some(f.blocks[class][n - 1])
+        })
+        .flatten()
+    }
+
+    /// A block of `class`, from the cache or the system.
+    unsafe fn take(&self, class: usize) -> *mut u8 {
+        self.pop(class)
+            .unwrap_or_else(|| System.alloc(class_layout(class)))
     }
 
     /// Keeps a block of `class`, or gives it back to the system when the class is full.
@@ -153,15 +156,18 @@ unsafe impl GlobalAlloc for Cache {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        match class_of(layout) {
-            Some(c) => {
-                let p = self.take(c);
-                if !p.is_null() {
-                    std::ptr::write_bytes(p, 0, layout.size());
-                }
+        let Some(c) = class_of(layout) else {
+            return System.alloc_zeroed(layout);
+        };
+        // A cached block is zeroed here; a fresh one comes zeroed from the system, whose pages
+        // stay untouched (and out of RSS) until used: a router session's 64 KiB frame buffer
+        // must not cost 64 KiB while the session is idle.
+        match self.pop(c) {
+            Some(p) => {
+                std::ptr::write_bytes(p, 0, layout.size());
                 p
             }
-            None => System.alloc_zeroed(layout),
+            None => System.alloc_zeroed(class_layout(c)),
         }
     }
 

@@ -34,9 +34,11 @@ pub struct Decoder {
 }
 
 impl Default for Decoder {
+    /// Without a buffer yet: `spare` makes it on first use. Frames are mostly parsed where
+    /// rustls holds them (`whole_frames`), so an idle router session never needs one.
     fn default() -> Self {
         Decoder {
-            buf: vec![0; BUFFER_BYTES].into_boxed_slice(),
+            buf: Box::default(),
             start: 0,
             end: 0,
         }
@@ -99,6 +101,26 @@ impl Decoder {
     }
 }
 
+/// Calls `packet` for each whole frame at the start of `bytes`, in order; returns how many
+/// bytes they took (the rest is a frame not yet complete). An oversize length is an error
+/// whatever follows it.
+pub fn whole_frames(bytes: &[u8], mut packet: impl FnMut(&[u8])) -> Result<usize, Error> {
+    let mut at = 0;
+    while bytes.len() - at >= HEADER_BYTES {
+        let len = u16::from_be_bytes([bytes[at], bytes[at + 1]]) as usize;
+        if len > MAX_PACKET_BYTES {
+            return Err(Error::Oversize(len));
+        }
+        let end = at + HEADER_BYTES + len;
+        if end > bytes.len() {
+            break;
+        }
+        packet(&bytes[at + HEADER_BYTES..end]);
+        at = end;
+    }
+    Ok(at)
+}
+
 /// Appends one frame for `packet` to `out`. Packets longer than a frame can carry are a caller
 /// bug (the tun MTU is 1280): they are refused, not truncated.
 pub fn encode(out: &mut Vec<u8>, packet: &[u8]) -> bool {
@@ -112,6 +134,31 @@ pub fn encode(out: &mut Vec<u8>, packet: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn whole_frames_stops_before_a_partial_one_and_refuses_oversize() {
+        let stream = frames(&[&[1u8; 10][..], &[], &[2u8; 1496]]);
+        for cut in 0..=stream.len() {
+            let mut got = Vec::new();
+            let used = whole_frames(&stream[..cut], |p| got.push(p.to_vec())).unwrap();
+            // Exactly the frames that fit whole, and the bytes they took.
+            let want: &[usize] = match cut {
+                0..=11 => &[],
+                12..=13 => &[10],
+                14..=1511 => &[10, 0],
+                _ => &[10, 0, 1496],
+            };
+            assert_eq!(
+                got.iter().map(Vec::len).collect::<Vec<_>>(),
+                want,
+                "cut {cut}"
+            );
+            assert_eq!(used, want.iter().map(|n| n + HEADER_BYTES).sum::<usize>());
+        }
+        let mut bad = frames(&[&[1u8; 4][..]]);
+        bad.extend_from_slice(&1497u16.to_be_bytes());
+        assert_eq!(whole_frames(&bad, |_| {}), Err(Error::Oversize(1497)));
+    }
     use super::*;
 
     fn frames(packets: &[&[u8]]) -> Vec<u8> {

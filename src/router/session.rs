@@ -92,15 +92,17 @@ impl Session {
         mut packet: impl FnMut(&mut Stats, Ipv6Addr, &[u8]),
     ) -> Result<Reading, Close> {
         let stats = &mut self.stats;
-        let mut from = self.addr;
+        let from = std::cell::Cell::new(self.addr);
         let mut received = false;
-        let result = self.link.read(READ_BUDGET_BYTES, |conn, p| {
-            received = true;
-            // Packets can follow the handshake in the same read: the sender is known by then.
-            if from.is_none() {
-                from = crate::tls::peer_address(conn);
+        // Packets can follow the handshake in the same read: the sender is known by then.
+        let learn = |conn: &ServerConnection| {
+            if from.get().is_none() && !conn.is_handshaking() {
+                from.set(crate::tls::peer_address(conn));
             }
-            match from {
+        };
+        let result = self.link.read(READ_BUDGET_BYTES, learn, |p| {
+            received = true;
+            match from.get() {
                 Some(addr) => {
                     stats.rx_packets += 1;
                     stats.rx_bytes += p.len() as u64;

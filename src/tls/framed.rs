@@ -1,18 +1,30 @@
 //! A TLS byte stream carrying ENF frames, for either side (the tunnel's client session and the
 //! router's server sessions run the same I/O).
 //!
-//! Reading follows rustls' mio example: read TLS until the socket would block (or a budget runs
-//! out, so one fast peer cannot starve others), process, take all plaintext straight into the
-//! frame decoder. Sending hands rustls only whole frames (`proto::outq`), a few 16 KiB records a
+//! Reading: one socket read of up to 64 KiB into a per-thread buffer (rustls alone reads 4 KiB
+//! per syscall), handed to rustls a slice at a time, each processed at once; whole frames are
+//! parsed straight out of rustls' plaintext (the decoder only keeps a frame that spans records),
+//! until the socket would block or a budget runs out, so one fast peer cannot starve others.
+//! Sending hands rustls only whole frames (`proto::outq`), a few 16 KiB records a
 //! round and only once what it had before is on the socket, so no frame is ever split across
 //! records and rustls never holds much unsent.
 
-use crate::proto::frame::Decoder;
+use crate::proto::frame::{self, Decoder};
 use crate::proto::outq::OutQueue;
 use mio::net::TcpStream;
 use rustls::ConnectionCommon;
-use std::io::{self, Read, Write};
+use std::cell::RefCell;
+use std::io::{self, BufRead, Read, Write};
 use std::ops::DerefMut;
+
+/// What one socket read may take: four full TLS records.
+const RX_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The receive buffer, one per thread: the router's sessions share the router's thread and
+    /// read one after another, so 1,000 idle sessions do not hold 1,000 buffers.
+    static RX: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Records handed to rustls per round before they go to the socket.
 const RECORDS_PER_ROUND: usize = 4;
@@ -52,48 +64,87 @@ where
         }
     }
 
-    /// Reads up to about `budget` bytes of TLS; `packet(conn, p)` gets each whole packet.
+    /// Reads up to about `budget` bytes of TLS. `progress(conn)` is called after each batch of
+    /// records is processed (the handshake may have finished: the peer is known), then
+    /// `packet(p)` for each whole packet.
     pub fn read(
         &mut self,
         budget: usize,
-        mut packet: impl FnMut(&C, &[u8]),
+        mut progress: impl FnMut(&C),
+        mut packet: impl FnMut(&[u8]),
     ) -> Result<Reading, Broken> {
+        RX.with(|rx| match rx.try_borrow_mut() {
+            Ok(mut buf) => self.read_into(&mut buf, budget, &mut progress, &mut packet),
+            // Only if a callback read another session: correct, with a buffer of its own.
+            Err(_) => self.read_into(&mut Vec::new(), budget, &mut progress, &mut packet),
+        })
+    }
+
+    fn read_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        budget: usize,
+        progress: &mut impl FnMut(&C),
+        packet: &mut impl FnMut(&[u8]),
+    ) -> Result<Reading, Broken> {
+        if buf.len() < RX_BYTES {
+            *buf = vec![0; RX_BYTES];
+        }
         let mut left = budget;
         loop {
             if left == 0 {
                 return Ok(Reading::More);
             }
-            match self.tls.read_tls(&mut self.sock) {
+            let n = match (&self.sock).read(buf) {
                 Ok(0) => return Err(Broken("the peer closed the connection".into())),
-                Ok(n) => {
-                    left = left.saturating_sub(n);
-                    self.tls
-                        .process_new_packets()
-                        .map_err(|e| Broken(format!("TLS: {}", super::describe(&e))))?;
-                    self.take_plaintext(&mut packet)?;
-                }
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Reading::Drained),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Broken(format!("read failed: {e}"))),
+            };
+            left = left.saturating_sub(n);
+            // rustls takes at most a few KiB per call and holds little plaintext: process and
+            // take what each slice gave before handing it the next.
+            let mut rest = &buf[..n];
+            while !rest.is_empty() {
+                self.tls
+                    .read_tls(&mut rest)
+                    .map_err(|e| Broken(format!("TLS: {e}")))?;
+                self.tls
+                    .process_new_packets()
+                    .map_err(|e| Broken(format!("TLS: {}", super::describe(&e))))?;
+                progress(&self.tls);
+                self.take_plaintext(packet)?;
             }
         }
     }
 
-    fn take_plaintext(&mut self, packet: &mut impl FnMut(&C, &[u8])) -> Result<(), Broken> {
+    /// Every whole packet of the plaintext rustls holds. Frames are parsed where rustls keeps
+    /// them; only a frame split across records goes through the decoder's buffer.
+    fn take_plaintext(&mut self, packet: &mut impl FnMut(&[u8])) -> Result<(), Broken> {
+        let malformed = |e: frame::Error| Broken(format!("malformed stream: {e}"));
         loop {
-            let n = match self.tls.reader().read(self.decoder.spare()) {
-                Ok(0) => return Err(Broken("the peer ended the session (close_notify)".into())),
-                Ok(n) => n,
+            let mut reader = self.tls.reader();
+            let chunk = match reader.fill_buf() {
+                Ok([]) => return Err(Broken("the peer ended the session (close_notify)".into())),
+                Ok(chunk) => chunk,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => return Err(Broken(format!("TLS read failed: {e}"))),
             };
-            self.decoder.filled(n);
-            while let Some(p) = self
-                .decoder
-                .next_packet()
-                .map_err(|e| Broken(format!("malformed stream: {e}")))?
-            {
-                packet(&self.tls, p);
+            let used = if self.decoder.pending() == 0 {
+                // Whole frames straight from the chunk; a tail that is not one goes below.
+                let whole = frame::whole_frames(chunk, &mut *packet).map_err(malformed)?;
+                if whole == chunk.len() {
+                    whole
+                } else {
+                    whole + self.decoder.feed(&chunk[whole..])
+                }
+            } else {
+                self.decoder.feed(chunk)
+            };
+            reader.consume(used);
+            while let Some(p) = self.decoder.next_packet().map_err(malformed)? {
+                packet(p);
             }
         }
     }

@@ -127,9 +127,13 @@ impl Engine {
         // Packets may follow the server's last handshake message in the same read: keep them.
         let (ours, allow_v4) = (self.settings.address, self.settings.allow_ipv4);
         let (tun, stats, gro) = (&self.tun, &mut self.stats, &mut self.gro);
-        let reading = link.read(READ_BUDGET_BYTES, |_, p| {
-            ingress(tun, gro, stats, ours, allow_v4, p);
-        });
+        let reading = link.read(
+            READ_BUDGET_BYTES,
+            |_| {},
+            |p| {
+                ingress(tun, gro, stats, ours, allow_v4, p);
+            },
+        );
         flush_gro(tun, gro, stats);
         reading?;
         link.flush()?;

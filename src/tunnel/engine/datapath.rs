@@ -19,10 +19,14 @@ impl Engine {
         let (tun, stats, gro) = (&self.tun, &mut self.stats, &mut self.gro);
         let mut got_any = false;
         let mut replied = false;
-        let reading = link.read(READ_BUDGET_BYTES, |_, p| {
-            got_any = true;
-            replied |= ingress(tun, gro, stats, ours, allow_v4, p);
-        });
+        let reading = link.read(
+            READ_BUDGET_BYTES,
+            |_| {},
+            |p| {
+                got_any = true;
+                replied |= ingress(tun, gro, stats, ours, allow_v4, p);
+            },
+        );
         // What was joined goes to the tun now, also when the session just broke.
         flush_gro(tun, gro, stats);
         let reading = reading?;
