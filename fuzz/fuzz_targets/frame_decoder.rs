@@ -2,7 +2,8 @@
 //!
 //! Input: `k` (first byte % 16), k big-endian u16 read lengths, then the byte stream. Checks that
 //! the packets (and the error, if any) are the same whether the stream arrives in one piece,
-//! through `feed` in the given pieces, or through `spare`/`filled` as the TLS reader fills it;
+//! through `feed` in the given pieces, through `spare`/`filled`, or through `take` as the TLS
+//! reader hands it rustls' plaintext chunks;
 //! that every packet is at most `MAX_PACKET_BYTES`; and that re-encoding the packets gives back
 //! the stream up to what is still pending or where the error is.
 
@@ -104,6 +105,31 @@ fn by_reads(stream: &[u8], reads: &[usize]) -> Outcome {
     Outcome::new(packets, Ok(d.pending()))
 }
 
+/// Through `take`, as `tls::framed` takes rustls' plaintext: each piece offered until used.
+fn by_take(stream_pieces: &[&[u8]]) -> Outcome {
+    let mut d = Decoder::default();
+    let mut packets = Vec::new();
+    for piece in stream_pieces {
+        let mut rest = *piece;
+        let mut stuck = 0;
+        while !rest.is_empty() {
+            let took = d.take(rest, |p| {
+                assert!(p.len() <= MAX_PACKET_BYTES, "a packet of {} bytes", p.len());
+                packets.push(p.to_vec());
+            });
+            match took {
+                Ok(n) => {
+                    stuck = if n == 0 { stuck + 1 } else { 0 };
+                    assert!(stuck < 2, "take used nothing twice in a row");
+                    rest = &rest[n..];
+                }
+                Err(e) => return Outcome::new(packets, Err(e)),
+            }
+        }
+    }
+    Outcome::new(packets, Ok(d.pending()))
+}
+
 fuzz_target!(|data: &[u8]| {
     let (reads, stream) = reads_and_stream(data);
     let whole = by_feed(&[stream]);
@@ -111,6 +137,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(fed, whole, "feed in pieces {reads:?}");
     let read = by_reads(stream, &reads);
     assert_eq!(read, whole, "spare/filled reads {reads:?}");
+    let taken = by_take(&pieces(stream, &reads));
+    assert_eq!(taken, whole, "take in pieces {reads:?}");
 
     // The packets re-encode to the stream's prefix; what follows is the pending tail or the
     // oversize header that stopped it.

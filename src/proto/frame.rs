@@ -69,6 +69,9 @@ impl Decoder {
 
     /// Copies `data` in (for callers that already hold the bytes); returns how much fitted.
     pub fn feed(&mut self, data: &[u8]) -> usize {
+        if data.is_empty() {
+            return 0; // and no buffer made for nothing
+        }
         let spare = self.spare();
         let n = spare.len().min(data.len());
         spare[..n].copy_from_slice(&data[..n]);
@@ -93,6 +96,23 @@ impl Decoder {
         let from = self.start + HEADER_BYTES;
         self.start = from + len;
         Ok(Some(&self.buf[from..from + len]))
+    }
+
+    /// Takes packets out of `chunk`, the next piece of the stream, calling `packet` for each
+    /// whole one; returns how many bytes of `chunk` it used (all of them unless this decoder's
+    /// buffer filled up: call again with the rest). Whole frames are handed out where they lie
+    /// in `chunk`; only a frame that continues in the next chunk is copied.
+    pub fn take(&mut self, chunk: &[u8], mut packet: impl FnMut(&[u8])) -> Result<usize, Error> {
+        let used = if self.pending() == 0 {
+            let whole = whole_frames(chunk, &mut packet)?;
+            whole + self.feed(&chunk[whole..])
+        } else {
+            self.feed(chunk)
+        };
+        while let Some(p) = self.next_packet()? {
+            packet(p);
+        }
+        Ok(used)
     }
 
     /// Bytes held that do not yet make a whole frame (or are not yet taken).

@@ -98,8 +98,46 @@ fn decode_by_reads(stream: &[u8], reads: &[usize]) -> Vec<Vec<u8>> {
     got
 }
 
+/// The same through `take`, as `Framed` reads rustls' plaintext: chunk by chunk, each offered
+/// again from where `take` stopped; stops at the first error.
+fn decode_by_take(stream: &[u8], cuts: &[usize]) -> (Vec<Vec<u8>>, Option<Error>, usize) {
+    let mut d = Decoder::default();
+    let mut got = Vec::new();
+    let mut pos = 0;
+    for len in chunks(stream.len(), cuts) {
+        let mut piece = &stream[pos..pos + len];
+        pos += len;
+        while !piece.is_empty() {
+            match d.take(piece, |p| got.push(p.to_vec())) {
+                Ok(used) => piece = &piece[used..],
+                Err(e) => return (got, Some(e), d.pending()),
+            }
+        }
+    }
+    (got, None, d.pending())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn take_gives_what_the_buffered_decoder_gives_for_any_chunking(
+        packets in packets(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..60),
+        oversize in proptest::option::of(MAX_PACKET_BYTES + 1..=u16::MAX as usize),
+    ) {
+        let mut stream = stream_of(&packets);
+        if let Some(n) = oversize {
+            stream.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        let (got, err, _) = decode_by_take(&stream, &cuts);
+        let (want, want_err, _) = decode_chunked(&stream, &cuts);
+        prop_assert_eq!(&got, &want);
+        prop_assert_eq!(err, want_err);
+        if oversize.is_none() {
+            prop_assert_eq!(got, packets);
+        }
+    }
 
     #[test]
     fn any_chunking_gives_back_the_encoded_packets(

@@ -131,21 +131,8 @@ where
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => return Err(Broken(format!("TLS read failed: {e}"))),
             };
-            let used = if self.decoder.pending() == 0 {
-                // Whole frames straight from the chunk; a tail that is not one goes below.
-                let whole = frame::whole_frames(chunk, &mut *packet).map_err(malformed)?;
-                if whole == chunk.len() {
-                    whole
-                } else {
-                    whole + self.decoder.feed(&chunk[whole..])
-                }
-            } else {
-                self.decoder.feed(chunk)
-            };
+            let used = self.decoder.take(chunk, &mut *packet).map_err(malformed)?;
             reader.consume(used);
-            while let Some(p) = self.decoder.next_packet().map_err(malformed)? {
-                packet(p);
-            }
         }
     }
 
