@@ -107,12 +107,7 @@ s.sendto(sys.argv[4].encode(),(sys.argv[2],int(sys.argv[3])))\n";
 #[test]
 fn a_forged_source_address_reaches_nobody_whether_enf_init_or_the_router_stops_it() {
     let mut r = Router::start();
-    let mut a = Endpoint::new(&r, A);
-    let mut b = Endpoint::new(&r, B);
-    a.start(&[], &[]);
-    b.start(&[], &[]);
-    a.wait_log("tunnel up", Duration::from_secs(15));
-    b.wait_log("tunnel up", Duration::from_secs(15));
+    let (a, b) = Endpoint::pair(&r, A, B);
     let listener = Listener::start(&b, B, r.dir.path());
 
     // A's namespace claims C's address too and sends from it: enf-init's egress filter drops it.

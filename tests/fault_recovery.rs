@@ -9,6 +9,7 @@
 mod common;
 mod fault_support;
 
+use common::children;
 use common::endpoint::Endpoint;
 use common::netns::Netns;
 use common::router::Router;
@@ -37,20 +38,6 @@ fn ping(from: &Endpoint, to: &str) -> bool {
     from.exec(&["ping", "-6", "-c", "1", "-W", "1", to])
         .status
         .success()
-}
-
-/// The children of every thread of `pid` (the service is enf-init's only direct child here).
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
-        let path = task.expect("task").path().join("children");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        out.extend(
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
-    }
-    out
 }
 
 /// Waits until something in `ns` listens on TCP `port`.

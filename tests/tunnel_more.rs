@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::children;
 use common::endpoint::Endpoint;
 use common::netns::Netns;
 use common::router::Router;
@@ -25,26 +26,12 @@ fn require_tool(name: &str) {
     assert!(found, "this test needs `{name}` on PATH; install it");
 }
 
-/// Replaces each `from` with `to` in the endpoint's enf0.conf; each must be there.
-fn edit_conf(ep: &Endpoint, edits: &[(&str, &str)]) {
-    let conf = ep.dir.join("enf0.conf");
-    let mut text = std::fs::read_to_string(&conf).expect("read enf0.conf");
-    for (from, to) in edits {
-        assert!(text.contains(from), "enf0.conf has no {from:?}:\n{text}");
-        text = text.replace(from, to);
-    }
-    std::fs::write(&conf, text).expect("write enf0.conf");
-}
-
 /// Heartbeat every second, dead after one more second without anything received.
 fn fast_heartbeat(ep: &Endpoint) {
-    edit_conf(
-        ep,
-        &[
-            ("heartbeat_period = 300000;", "heartbeat_period = 1000;"),
-            ("heartbeat_timeout = 10000;", "heartbeat_timeout = 1000;"),
-        ],
-    );
+    ep.edit_conf(&[
+        ("heartbeat_period = 300000;", "heartbeat_period = 1000;"),
+        ("heartbeat_timeout = 10000;", "heartbeat_timeout = 1000;"),
+    ]);
 }
 
 /// Runs `argv` in `ns`; its stdout, or a failure with both streams.
@@ -90,20 +77,6 @@ fn running(ep: &mut Endpoint) -> bool {
 /// The host pid of the endpoint's enf-init (PID 1 of its own PID namespace).
 fn init_pid(ep: &Endpoint) -> u32 {
     ep.init_pid()
-}
-
-/// The children of every thread of `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
-        let path = task.expect("task").path().join("children");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        out.extend(
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
-    }
-    out
 }
 
 /// The hex mask of `field` (CapEff, CapBnd, ...) in a /proc/PID/status text.
@@ -270,13 +243,10 @@ fn default_route_with_the_router_over_ipv4_goes_in_main_and_keeps_the_tunnel_up(
     let r = Router::start();
     let mut a = Endpoint::new(&r, A);
     let mut b = Endpoint::new(&r, B);
-    edit_conf(
-        &a,
-        &[(
-            "prefixes = [ \"fc00::/7\" ];",
-            "prefixes = [ \"default\" ];",
-        )],
-    );
+    a.edit_conf(&[(
+        "prefixes = [ \"fc00::/7\" ];",
+        "prefixes = [ \"default\" ];",
+    )]);
     fast_heartbeat(&a);
     b.start(&[], &[]);
     a.start(&[], &[]);
@@ -317,19 +287,16 @@ fn ipv6_default_endpoint(r: &Router, address: &str) -> (Endpoint, String) {
     let (router6, _) =
         a.ns.ip6_pair()
             .expect("a child namespace has IPv6 underlay addresses");
-    edit_conf(
-        &a,
-        &[
-            (
-                &format!("hosts = [ \"{}\" ];", a.ns.host_ip),
-                &format!("hosts = [ \"{router6}\" ];"),
-            ),
-            (
-                "prefixes = [ \"fc00::/7\" ];",
-                "prefixes = [ \"default\" ];",
-            ),
-        ],
-    );
+    a.edit_conf(&[
+        (
+            &format!("hosts = [ \"{}\" ];", a.ns.host_ip),
+            &format!("hosts = [ \"{router6}\" ];"),
+        ),
+        (
+            "prefixes = [ \"fc00::/7\" ];",
+            "prefixes = [ \"default\" ];",
+        ),
+    ]);
     fast_heartbeat(&a);
     (a, router6)
 }
@@ -408,19 +375,16 @@ fn endpoint_behind_ipv6_gateway(r: &Router, address: &str, host: &str) -> (Endpo
     let lo_addr = format!("{ROUTER6_OFF_LINK}/128");
     r.ns.exec_ok(&["ip", "-6", "addr", "replace", &lo_addr, "dev", "lo"]);
     a.ns.exec_ok(&["ip", "-6", "route", "add", "default", "via", &gateway6]);
-    edit_conf(
-        &a,
-        &[
-            (
-                &format!("hosts = [ \"{}\" ];", a.ns.host_ip),
-                &format!("hosts = [ \"{host}\" ];"),
-            ),
-            (
-                "prefixes = [ \"fc00::/7\" ];",
-                "prefixes = [ \"default\" ];",
-            ),
-        ],
-    );
+    a.edit_conf(&[
+        (
+            &format!("hosts = [ \"{}\" ];", a.ns.host_ip),
+            &format!("hosts = [ \"{host}\" ];"),
+        ),
+        (
+            "prefixes = [ \"fc00::/7\" ];",
+            "prefixes = [ \"default\" ];",
+        ),
+    ]);
     fast_heartbeat(&a);
     (a, gateway6)
 }
@@ -644,12 +608,7 @@ fn a_frozen_router_is_detected_within_period_plus_timeout_while_bulk_traffic_fil
 fn overlay_and_underlay_throughput_printed_side_by_side() {
     require_tool("iperf3");
     let r = Router::start();
-    let mut a = Endpoint::new(&r, A);
-    let mut b = Endpoint::new(&r, B);
-    a.start(&[], &[]);
-    b.start(&[], &[]);
-    a.wait_log("tunnel up", Duration::from_secs(15));
-    b.wait_log("tunnel up", Duration::from_secs(15));
+    let (a, b) = Endpoint::pair(&r, A, B);
     ping_within(&a, B, Duration::from_secs(5));
 
     // Overlay: A to B through both tunnels and the router, TCP, 5 s.

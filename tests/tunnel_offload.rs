@@ -30,12 +30,7 @@ fn require_tool(name: &str) {
 /// Two endpoints up on one router, each able to reach the other.
 fn pair() -> (Router, Endpoint, Endpoint) {
     let r = Router::start();
-    let mut a = Endpoint::new(&r, A);
-    let mut b = Endpoint::new(&r, B);
-    a.start(&[], &[]);
-    b.start(&[], &[]);
-    a.wait_log("tunnel up", Duration::from_secs(15));
-    b.wait_log("tunnel up", Duration::from_secs(15));
+    let (a, b) = Endpoint::pair(&r, A, B);
     for (from, to) in [(&a, B), (&b, A)] {
         let deadline = Instant::now() + Duration::from_secs(5);
         while !from

@@ -36,6 +36,27 @@ impl Endpoint {
         }
     }
 
+    /// Replaces each `from` with `to` in this endpoint's enf0.conf; each must be there.
+    pub fn edit_conf(&self, edits: &[(&str, &str)]) {
+        let conf = self.dir.join("enf0.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("read enf0.conf");
+        for (from, to) in edits {
+            assert!(text.contains(from), "enf0.conf has no {from:?}:\n{text}");
+            text = text.replace(from, to);
+        }
+        std::fs::write(&conf, text).expect("write enf0.conf");
+    }
+
+    /// Two endpoints on `router`, started with the defaults (`--init-only`), both tunnels up.
+    pub fn pair(router: &Router, a: &str, b: &str) -> (Endpoint, Endpoint) {
+        let (mut ea, mut eb) = (Endpoint::new(router, a), Endpoint::new(router, b));
+        ea.start(&[], &[]);
+        eb.start(&[], &[]);
+        ea.wait_log("tunnel up", Duration::from_secs(15));
+        eb.wait_log("tunnel up", Duration::from_secs(15));
+        (ea, eb)
+    }
+
     /// Starts `enf-init [args] -- service...` (or `--init-only` when `service` is empty).
     pub fn start(&mut self, args: &[&str], service: &[&str]) {
         let conf = self.dir.join("enf0.conf");

@@ -188,3 +188,17 @@ pub mod enf_client;
 pub mod hostile;
 pub mod netns;
 pub mod router;
+
+/// The children of every thread of `pid` (the service is enf-init's only direct child here).
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let path = task.expect("task").path().join("children");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    out
+}

@@ -7,32 +7,18 @@
 use crate::common::endpoint::Endpoint;
 use std::time::{Duration, Instant};
 
-/// Replaces each `from` with `to` in the endpoint's enf0.conf; each must be there.
-pub fn edit_conf(ep: &Endpoint, edits: &[(&str, &str)]) {
-    let conf = ep.dir.join("enf0.conf");
-    let mut text = std::fs::read_to_string(&conf).expect("read enf0.conf");
-    for (from, to) in edits {
-        assert!(text.contains(from), "enf0.conf has no {from:?}:\n{text}");
-        text = text.replace(from, to);
-    }
-    std::fs::write(&conf, text).expect("write enf0.conf");
-}
-
 /// Heartbeat period and timeout in milliseconds (PROTOCOL.md §4; remote.heartbeat_*).
 pub fn heartbeat(ep: &Endpoint, period_ms: u32, timeout_ms: u32) {
-    edit_conf(
-        ep,
-        &[
-            (
-                "heartbeat_period = 300000;",
-                &format!("heartbeat_period = {period_ms};"),
-            ),
-            (
-                "heartbeat_timeout = 10000;",
-                &format!("heartbeat_timeout = {timeout_ms};"),
-            ),
-        ],
-    );
+    ep.edit_conf(&[
+        (
+            "heartbeat_period = 300000;",
+            &format!("heartbeat_period = {period_ms};"),
+        ),
+        (
+            "heartbeat_timeout = 10000;",
+            &format!("heartbeat_timeout = {timeout_ms};"),
+        ),
+    ]);
 }
 
 /// VmRSS of `pid` in KiB.
