@@ -82,17 +82,9 @@ impl Decoder {
     /// The next whole packet, `Ok(None)` when more bytes are needed. A zero-length frame is a
     /// valid empty packet (the caller drops it).
     pub fn next_packet(&mut self) -> Result<Option<&[u8]>, Error> {
-        let avail = self.end - self.start;
-        if avail < HEADER_BYTES {
+        let Some(len) = whole_frame(&self.buf[self.start..self.end])? else {
             return Ok(None);
-        }
-        let len = u16::from_be_bytes([self.buf[self.start], self.buf[self.start + 1]]) as usize;
-        if len > MAX_PACKET_BYTES {
-            return Err(Error::Oversize(len));
-        }
-        if avail < HEADER_BYTES + len {
-            return Ok(None);
-        }
+        };
         let from = self.start + HEADER_BYTES;
         self.start = from + len;
         Ok(Some(&self.buf[from..from + len]))
@@ -126,19 +118,25 @@ impl Decoder {
 /// whatever follows it.
 pub fn whole_frames(bytes: &[u8], mut packet: impl FnMut(&[u8])) -> Result<usize, Error> {
     let mut at = 0;
-    while bytes.len() - at >= HEADER_BYTES {
-        let len = u16::from_be_bytes([bytes[at], bytes[at + 1]]) as usize;
-        if len > MAX_PACKET_BYTES {
-            return Err(Error::Oversize(len));
-        }
+    while let Some(len) = whole_frame(&bytes[at..])? {
         let end = at + HEADER_BYTES + len;
-        if end > bytes.len() {
-            break;
-        }
         packet(&bytes[at + HEADER_BYTES..end]);
         at = end;
     }
     Ok(at)
+}
+
+/// The packet length of the frame at the start of `bytes` if all of it is there; an oversize
+/// length is an error as soon as its header is.
+fn whole_frame(bytes: &[u8]) -> Result<Option<usize>, Error> {
+    let [a, b, ..] = *bytes else {
+        return Ok(None);
+    };
+    let len = u16::from_be_bytes([a, b]) as usize;
+    if len > MAX_PACKET_BYTES {
+        return Err(Error::Oversize(len));
+    }
+    Ok((bytes.len() >= HEADER_BYTES + len).then_some(len))
 }
 
 /// Appends one frame for `packet` to `out`. Packets longer than a frame can carry are a caller
