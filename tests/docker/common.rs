@@ -189,6 +189,25 @@ impl Enf {
         }
     }
 
+    /// Waits until `addr`:`port` accepts a TCP connection from inside `from`: the tunnel being
+    /// up means the service is starting, not that it listens yet.
+    pub fn wait_listening(&self, from: &str, addr: &str, port: u16, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let port = port.to_string();
+        loop {
+            let out = self.exec(from, &["nc", "-z", "-w", "1", addr, &port]);
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nothing listens on [{addr}]:{port} seen from {from}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn exec(&self, container: &str, argv: &[&str]) -> Output {
         let mut cmd = vec!["exec", container];
         cmd.extend(argv);

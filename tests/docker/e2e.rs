@@ -350,6 +350,9 @@ fn ssh_jump_host_and_demo_server_answer_real_clients() {
     for c in [&jump, &inner, &demo] {
         enf.wait_up(c, Duration::from_secs(40));
     }
+    for (addr, port) in [(A, 22), (B, 22), ("fd00:8f80:1::7", 7000)] {
+        enf.wait_listening(&dev, addr, port, Duration::from_secs(20));
+    }
     // Key login, then through the jump host to the second endpoint.
     let me = exec_ok(&enf, &dev, &["ssh", &format!("admin@{A}"), "id -un"]);
     assert_eq!(me.trim(), "admin");
