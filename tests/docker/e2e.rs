@@ -251,6 +251,8 @@ fn dns_answers_aaaa_and_the_apt_mirror_serves_apt_get_with_a_cache() {
     for c in [&mirror, &dns, &dev] {
         enf.wait_up(c, Duration::from_secs(40));
     }
+    // The mirror's HTTP server starts after its tunnel; dig retries on its own.
+    enf.wait_listening(&dev, A, 80, Duration::from_secs(20));
     // dig AAAA through the ENF DNS server.
     let answer = exec_ok(
         &enf,
