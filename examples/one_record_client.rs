@@ -173,13 +173,7 @@ struct Rx<'a> {
 
 /// Reads what the socket has, decrypts it, and writes each packet to the tun.
 fn receive(conn: &mut ClientConnection, sock: &mut TcpStream, rx: &mut Rx) -> Result<(), String> {
-    let Rx {
-        dec,
-        dev,
-        ours,
-        allow4,
-    } = rx;
-    let (ours, allow4) = (*ours, *allow4);
+    let (ours, allow4) = (rx.ours, rx.allow4);
     loop {
         match conn.read_tls(sock) {
             Ok(0) => return Err("the router closed the session".into()),
@@ -190,17 +184,17 @@ fn receive(conn: &mut ClientConnection, sock: &mut TcpStream, rx: &mut Rx) -> Re
         conn.process_new_packets()
             .map_err(|e| format!("TLS: {e}"))?;
         loop {
-            match conn.reader().read(dec.spare()) {
+            match conn.reader().read(rx.dec.spare()) {
                 Ok(0) => return Err("the router closed the session".into()),
-                Ok(n) => dec.filled(n),
+                Ok(n) => rx.dec.filled(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(format!("TLS read: {e}")),
             }
-            while let Some(p) = dec.next_packet().map_err(|e| e.to_string())? {
+            while let Some(p) = rx.dec.next_packet().map_err(|e| e.to_string())? {
                 if heartbeat::is_reply(p, ours) || packet::ingress(p, ours, allow4).is_err() {
                     continue;
                 }
-                match dev.write(p) {
+                match rx.dev.write(p) {
                     Ok(_) => {}
                     // The tun queue is full: the packet is lost, as a router would lose it.
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

@@ -152,31 +152,6 @@ pub fn encode(out: &mut Vec<u8>, packet: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn whole_frames_stops_before_a_partial_one_and_refuses_oversize() {
-        let stream = frames(&[&[1u8; 10][..], &[], &[2u8; 1496]]);
-        for cut in 0..=stream.len() {
-            let mut got = Vec::new();
-            let used = whole_frames(&stream[..cut], |p| got.push(p.to_vec())).unwrap();
-            // Exactly the frames that fit whole, and the bytes they took.
-            let want: &[usize] = match cut {
-                0..=11 => &[],
-                12..=13 => &[10],
-                14..=1511 => &[10, 0],
-                _ => &[10, 0, 1496],
-            };
-            assert_eq!(
-                got.iter().map(Vec::len).collect::<Vec<_>>(),
-                want,
-                "cut {cut}"
-            );
-            assert_eq!(used, want.iter().map(|n| n + HEADER_BYTES).sum::<usize>());
-        }
-        let mut bad = frames(&[&[1u8; 4][..]]);
-        bad.extend_from_slice(&1497u16.to_be_bytes());
-        assert_eq!(whole_frames(&bad, |_| {}), Err(Error::Oversize(1497)));
-    }
     use super::*;
 
     fn frames(packets: &[&[u8]]) -> Vec<u8> {
@@ -246,5 +221,30 @@ mod tests {
         assert!(out.is_empty());
         assert!(encode(&mut out, &[1, 2]));
         assert_eq!(out, vec![0, 2, 1, 2]);
+    }
+
+    #[test]
+    fn whole_frames_stops_before_a_partial_one_and_refuses_oversize() {
+        let stream = frames(&[&[1u8; 10][..], &[], &[2u8; 1496]]);
+        for cut in 0..=stream.len() {
+            let mut got = Vec::new();
+            let used = whole_frames(&stream[..cut], |p| got.push(p.to_vec())).unwrap();
+            // Exactly the frames that fit whole, and the bytes they took.
+            let want: &[usize] = match cut {
+                0..=11 => &[],
+                12..=13 => &[10],
+                14..=1511 => &[10, 0],
+                _ => &[10, 0, 1496],
+            };
+            assert_eq!(
+                got.iter().map(Vec::len).collect::<Vec<_>>(),
+                want,
+                "cut {cut}"
+            );
+            assert_eq!(used, want.iter().map(|n| n + HEADER_BYTES).sum::<usize>());
+        }
+        let mut bad = frames(&[&[1u8; 4][..]]);
+        bad.extend_from_slice(&1497u16.to_be_bytes());
+        assert_eq!(whole_frames(&bad, |_| {}), Err(Error::Oversize(1497)));
     }
 }

@@ -109,9 +109,7 @@ impl Engine {
                     tally(stats, len, queued);
                 }
             }
-            Err(e) => {
-                stats.drop(e.name());
-            }
+            Err(e) => stats.drop(e.name()),
         }
     }
 
@@ -160,18 +158,12 @@ fn tally(stats: &mut crate::tunnel::Stats, len: usize, queued: Result<bool, pack
             stats.tx_packets += 1;
             stats.tx_bytes += len as u64;
         }
+        Ok(false) => stats.drop("send_queue_full"),
         // What the service sends is counted, not logged: it is the service's business, and the
         // kernel's neighbour discovery, MLD and router solicitations (not from our address) would
         // fill the log.
-        Ok(false) => {
-            stats.drop("send_queue_full");
-        }
-        Err(packet::Drop::SpoofedSource) => {
-            stats.drop("not_from_our_address");
-        }
-        Err(d) => {
-            stats.drop(d.name());
-        }
+        Err(packet::Drop::SpoofedSource) => stats.drop("not_from_our_address"),
+        Err(d) => stats.drop(d.name()),
     }
 }
 
@@ -204,7 +196,8 @@ pub(super) fn ingress(
         }
         Err(d) => {
             // The server (or whoever speaks for it) sent something no ENF sends: say so.
-            let n = stats.drop(d.name());
+            stats.drop(d.name());
+            let n = stats.dropped(d.name());
             if crate::tunnel::worth_logging(n) {
                 log::warn!(
                     "dropped a packet from the server: {} ({}; {n} so far, counted in enf-init status)",
